@@ -1,0 +1,91 @@
+/**
+ * Order and concurrency of the records of one batch.
+ *
+ * Records are put in lanes: on a FIFO queue one lane per message group (in batch order),
+ * on a standard queue one lane per record. Up to `concurrency` lanes run at once; a lane runs its
+ * records one after another and, once one fails, skips the rest of the lane so that order inside a
+ * message group is never broken. A record is started only while `canStart()` says there is time.
+ */
+
+/** What happened to a record the scheduler was given. */
+export type ScheduledOutcome<R> =
+  | { readonly kind: 'ran'; readonly result: R }
+  /** Not started: an earlier record of its message group failed. */
+  | { readonly kind: 'skipped-after-failure' }
+  /** Not started: the invocation was too close to its deadline. */
+  | { readonly kind: 'skipped-deadline' };
+
+export interface ScheduleOptions<T, R> {
+  /** The lane of an item: its message group on FIFO queues, `undefined` for a lane of its own. */
+  readonly laneOf: (item: T) => string | undefined;
+  /** Lanes run at once. */
+  readonly concurrency: number;
+  /** Asked before each item starts; `false` skips it (deadline). */
+  readonly canStart: () => boolean;
+  /** Runs one item. */
+  readonly run: (item: T) => Promise<R>;
+  /** Whether a result breaks its lane (later items of the lane are skipped). */
+  readonly failed: (result: R) => boolean;
+  /** Called as each outcome is known, so a caller racing a deadline has every finished outcome. */
+  readonly onOutcome?: (item: T, outcome: ScheduledOutcome<R>) => void;
+}
+
+/** Groups items into lanes, keeping batch order inside each lane and lanes in order of first appearance. */
+export function lanesOf<T>(items: readonly T[], laneOf: (item: T) => string | undefined): T[][] {
+  const lanes: T[][] = [];
+  const byKey = new Map<string, T[]>();
+  for (const item of items) {
+    const key = laneOf(item);
+    if (key === undefined) {
+      lanes.push([item]);
+      continue;
+    }
+    let lane = byKey.get(key);
+    if (!lane) {
+      lane = [];
+      byKey.set(key, lane);
+      lanes.push(lane);
+    }
+    lane.push(item);
+  }
+  return lanes;
+}
+
+/** Runs `items` as described above; resolves with one outcome per item. */
+export async function runScheduled<T, R>(
+  items: readonly T[],
+  options: ScheduleOptions<T, R>,
+): Promise<Map<T, ScheduledOutcome<R>>> {
+  const outcomes = new Map<T, ScheduledOutcome<R>>();
+  const record = (item: T, outcome: ScheduledOutcome<R>) => {
+    outcomes.set(item, outcome);
+    options.onOutcome?.(item, outcome);
+  };
+  const lanes = lanesOf(items, options.laneOf);
+  let next = 0;
+
+  const runLane = async (lane: T[]) => {
+    let broken = false;
+    for (const item of lane) {
+      if (broken) {
+        record(item, { kind: options.canStart() ? 'skipped-after-failure' : 'skipped-deadline' });
+      } else if (!options.canStart()) {
+        record(item, { kind: 'skipped-deadline' });
+        broken = true; // time only runs out further; keep the rest of the lane in order
+      } else {
+        const result = await options.run(item);
+        record(item, { kind: 'ran', result });
+        broken = options.failed(result);
+      }
+    }
+  };
+  const worker = async () => {
+    while (next < lanes.length) {
+      const lane = lanes[next++];
+      await runLane(lane);
+    }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency, lanes.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return outcomes;
+}

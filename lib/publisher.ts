@@ -1,0 +1,349 @@
+import {
+  type MessageAttributeValue,
+  PublishBatchCommand,
+  type PublishBatchCommandOutput,
+  type PublishBatchRequestEntry,
+  SNSClient,
+} from '@aws-sdk/client-sns';
+import { exponentialBackoff } from './backoff.ts';
+import { createEnvelope, type Envelope, type EnvelopeInput } from './envelope.ts';
+import {
+  ConfigError,
+  type FanoutError,
+  MessageTooLargeError,
+  PublishFailedError,
+  PublishValidationError,
+} from './errors.ts';
+import { currentHandlingContext } from './message-context.ts';
+
+/** SNS's default maximum message size (body plus attributes), in bytes. */
+export const SNS_DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+/** SNS PublishBatch takes at most this many entries. */
+export const SNS_MAX_BATCH_ENTRIES = 10;
+/** SQS accepts at most 10 message attributes; raw delivery passes SNS attributes through to SQS. */
+export const MAX_MESSAGE_ATTRIBUTES = 10;
+const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
+const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
+
+/** Options of a {@link Publisher}. */
+export interface PublisherOptions {
+  /** ARN of the SNS topic to publish to. A name ending in `.fifo` makes it a FIFO topic. */
+  readonly topicArn: string;
+  /**
+   * Default `source` of the events.
+   * @default process.env.FANOUT_SOURCE, else the Lambda function name, else `'fanout'`
+   */
+  readonly source?: string;
+  /**
+   * SNS client to use.
+   * @default a new client configured from the environment (`AWS_ENDPOINT_URL_SNS` works)
+   */
+  readonly client?: SNSClient;
+  /**
+   * Largest message the topic accepts, body plus attributes, in bytes.
+   * @default 262144 (256 KiB)
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * How many times an entry that SNS reports failed (server side) is sent in all.
+   * @default 4
+   */
+  readonly maxAttempts?: number;
+  /**
+   * First retry delay in milliseconds; doubles with each attempt, with jitter.
+   * @default 100
+   */
+  readonly retryBaseDelayMs?: number;
+}
+
+/** One message to publish. */
+export interface PublishInput<T = unknown> extends EnvelopeInput<T> {
+  /** FIFO topics only, required there: messages with the same group id are delivered in order. */
+  readonly groupId?: string;
+  /**
+   * FIFO topics only: SNS drops a second message with the same deduplication id within 5 minutes.
+   * @default the event id
+   */
+  readonly deduplicationId?: string;
+  /**
+   * Extra message attributes (for filter policies). `type` is always set from the event type.
+   * At most 9 extra: SQS takes 10 attributes per message and raw delivery passes them through.
+   * @default none
+   */
+  readonly attributes?: Readonly<Record<string, string | number | readonly string[]>>;
+}
+
+/** Per-entry result of a publish. */
+export type PublishResult =
+  | {
+      readonly ok: true;
+      readonly id: string;
+      readonly snsMessageId: string;
+      readonly sequenceNumber?: string;
+    }
+  | { readonly ok: false; readonly id: string; readonly error: FanoutError };
+
+interface PreparedEntry {
+  readonly index: number;
+  readonly envelope: Envelope;
+  readonly entry: PublishBatchRequestEntry;
+  readonly bytes: number;
+}
+
+/**
+ * Publishes fanout envelopes to one SNS topic. `publishBatch` splits any number of messages into
+ * PublishBatch calls within SNS's limits (10 entries, the topic's size limit per call), retries the
+ * entries SNS reports failed with backoff, and answers one result per message, in order.
+ */
+export class Publisher {
+  readonly topicArn: string;
+  readonly fifo: boolean;
+  readonly source: string;
+  readonly client: SNSClient;
+  readonly maxMessageBytes: number;
+  readonly maxAttempts: number;
+  readonly retryBaseDelayMs: number;
+
+  constructor(options: PublisherOptions) {
+    if (typeof options?.topicArn !== 'string' || !options.topicArn.startsWith('arn:')) {
+      throw new ConfigError(
+        'topicArn',
+        `must be an SNS topic ARN (given ${JSON.stringify(options?.topicArn)})`,
+        'Pass the ARN from the stack outputs or from CreateTopic',
+      );
+    }
+    this.topicArn = options.topicArn;
+    this.fifo = options.topicArn.endsWith('.fifo');
+    this.source =
+      options.source ?? process.env.FANOUT_SOURCE ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'fanout';
+    this.client = options.client ?? new SNSClient({});
+    this.maxMessageBytes = options.maxMessageBytes ?? SNS_DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
+    if (!(this.maxAttempts >= 1)) {
+      throw new ConfigError('maxAttempts', `must be at least 1 (given ${this.maxAttempts})`, 'Use e.g. 4');
+    }
+  }
+
+  /**
+   * Publishes one message and returns its envelope.
+   * @throws PublishValidationError, MessageTooLargeError or PublishFailedError.
+   */
+  async publish<T>(input: PublishInput<T>): Promise<Envelope<T>> {
+    const [result] = await this.publishResults([input]);
+    if (!result.ok) throw result.error;
+    return result.envelope as Envelope<T>;
+  }
+
+  /**
+   * Publishes many messages; never throws for a single message's failure.
+   * @returns one result per input, in input order.
+   */
+  async publishBatch(inputs: readonly PublishInput[]): Promise<PublishResult[]> {
+    const results = await this.publishResults(inputs);
+    return results.map((r) =>
+      r.ok ? { ok: true, id: r.id, snsMessageId: r.snsMessageId, sequenceNumber: r.sequenceNumber } : r,
+    );
+  }
+
+  private async publishResults(inputs: readonly PublishInput[]) {
+    type Outcome = (PublishResult & { ok: false }) | (PublishResult & { ok: true; envelope: Envelope });
+    const results: Outcome[] = new Array(inputs.length);
+    const prepared: PreparedEntry[] = [];
+    inputs.forEach((input, index) => {
+      try {
+        prepared.push(this.prepare(input, index));
+      } catch (error) {
+        results[index] = { ok: false, id: input.id ?? '', error: error as FanoutError };
+      }
+    });
+
+    for (const chunk of chunkEntries(prepared, this.maxMessageBytes)) {
+      let pending = chunk;
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > 1) await sleep(exponentialBackoff(attempt - 1, this.retryBaseDelayMs, 5_000));
+        const retry: PreparedEntry[] = [];
+        let response: PublishBatchCommandOutput;
+        try {
+          response = await this.client.send(
+            new PublishBatchCommand({
+              TopicArn: this.topicArn,
+              PublishBatchRequestEntries: pending.map((p) => p.entry),
+            }),
+          );
+        } catch (error) {
+          const err = error as Error & { name: string };
+          for (const p of pending) {
+            results[p.index] = {
+              ok: false,
+              id: p.envelope.id,
+              error: new PublishFailedError(p.envelope.id, err.name, err.message, false),
+            };
+          }
+          break;
+        }
+        const byEntryId = new Map(pending.map((p) => [p.entry.Id, p]));
+        for (const ok of response.Successful ?? []) {
+          const p = byEntryId.get(ok.Id);
+          if (!p) continue;
+          results[p.index] = {
+            ok: true,
+            id: p.envelope.id,
+            snsMessageId: ok.MessageId ?? '',
+            ...(ok.SequenceNumber ? { sequenceNumber: ok.SequenceNumber } : {}),
+            envelope: p.envelope,
+          };
+        }
+        for (const failed of response.Failed ?? []) {
+          const p = byEntryId.get(failed.Id);
+          if (!p) continue;
+          const lastAttempt = attempt >= this.maxAttempts;
+          if (!failed.SenderFault && !lastAttempt) {
+            retry.push(p);
+            continue;
+          }
+          results[p.index] = {
+            ok: false,
+            id: p.envelope.id,
+            error: new PublishFailedError(
+              p.envelope.id,
+              failed.Code ?? 'Unknown',
+              failed.Message ?? 'no detail',
+              failed.SenderFault ?? false,
+            ),
+          };
+        }
+        pending = retry;
+      }
+    }
+    return results;
+  }
+
+  /** Validates one input and builds its PublishBatch entry. */
+  private prepare(input: PublishInput, index: number): PreparedEntry {
+    if (typeof input?.type !== 'string' || input.type.trim() === '') {
+      throw new PublishValidationError(
+        'type',
+        `message ${index}: 'type' must be a non-empty string (e.g. 'OrderPlaced')`,
+      );
+    }
+    const context = currentHandlingContext();
+    const envelope = createEnvelope(input, {
+      source: this.source,
+      correlationId: context?.correlationId,
+      causationId: context?.messageId,
+    });
+    const body = JSON.stringify(envelope);
+    if (body === undefined) {
+      throw new PublishValidationError('data', `message '${envelope.id}': data is not JSON-serialisable`);
+    }
+    const attributes = buildAttributes(envelope, input.attributes);
+    const bytes = Buffer.byteLength(body, 'utf8') + attributeBytes(attributes);
+    if (bytes > this.maxMessageBytes)
+      throw new MessageTooLargeError(envelope.id, bytes, this.maxMessageBytes);
+
+    const entry: PublishBatchRequestEntry = {
+      Id: String(index),
+      Message: body,
+      MessageAttributes: attributes,
+    };
+    if (this.fifo) {
+      if (input.groupId === undefined) {
+        throw new PublishValidationError(
+          'groupId',
+          `message '${envelope.id}': topic ${this.topicArn} is FIFO, so 'groupId' is required (e.g. the account id whose events must stay in order)`,
+        );
+      }
+      checkFifoId('groupId', input.groupId, envelope.id);
+      const deduplicationId = input.deduplicationId ?? envelope.id;
+      checkFifoId('deduplicationId', deduplicationId, envelope.id);
+      entry.MessageGroupId = input.groupId;
+      entry.MessageDeduplicationId = deduplicationId;
+    } else if (input.groupId !== undefined || input.deduplicationId !== undefined) {
+      throw new PublishValidationError(
+        input.groupId !== undefined ? 'groupId' : 'deduplicationId',
+        `message '${envelope.id}': groupId and deduplicationId are for FIFO topics only; ${this.topicArn} is a standard topic`,
+      );
+    }
+    return { index, envelope, entry, bytes };
+  }
+}
+
+function checkFifoId(field: 'groupId' | 'deduplicationId', value: string, id: string) {
+  if (typeof value !== 'string' || !FIFO_ID.test(value)) {
+    throw new PublishValidationError(
+      field,
+      `message '${id}': ${field} ${JSON.stringify(value)} is invalid: use 1 to 128 characters, letters, digits and punctuation (no spaces)`,
+    );
+  }
+}
+
+function buildAttributes(
+  envelope: Envelope,
+  extra: PublishInput['attributes'] = {},
+): Record<string, MessageAttributeValue> {
+  const attributes: Record<string, MessageAttributeValue> = {
+    type: { DataType: 'String', StringValue: envelope.type },
+  };
+  for (const [name, value] of Object.entries(extra)) {
+    if (name === 'type') {
+      throw new PublishValidationError(
+        'attributes',
+        `message '${envelope.id}': attribute 'type' is reserved; it is always the event type`,
+      );
+    }
+    if (!ATTRIBUTE_NAME.test(name) || /^(aws\.|amazon\.)/i.test(name)) {
+      throw new PublishValidationError(
+        'attributes',
+        `message '${envelope.id}': attribute name '${name}' is invalid: use up to 256 letters, digits, '_', '-' and '.', not starting with 'AWS.' or 'Amazon.'`,
+      );
+    }
+    attributes[name] =
+      typeof value === 'number'
+        ? { DataType: 'Number', StringValue: String(value) }
+        : Array.isArray(value)
+          ? { DataType: 'String.Array', StringValue: JSON.stringify(value) }
+          : { DataType: 'String', StringValue: String(value) };
+  }
+  const count = Object.keys(attributes).length;
+  if (count > MAX_MESSAGE_ATTRIBUTES) {
+    throw new PublishValidationError(
+      'attributes',
+      `message '${envelope.id}' has ${count} message attributes (with 'type'); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Move the rest into data`,
+    );
+  }
+  return attributes;
+}
+
+function attributeBytes(attributes: Record<string, MessageAttributeValue>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(attributes)) {
+    bytes +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(value.DataType ?? '') +
+      Buffer.byteLength(value.StringValue ?? '');
+  }
+  return bytes;
+}
+
+/** Splits entries into PublishBatch calls of ≤ 10 entries and ≤ `maxBytes` in total. */
+export function chunkEntries<T extends { bytes: number }>(entries: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const entry of entries) {
+    if (current.length === SNS_MAX_BATCH_ENTRIES || (current.length > 0 && size + entry.bytes > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(entry);
+    size += entry.bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

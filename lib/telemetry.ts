@@ -1,0 +1,56 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** Counters of one batch, emitted as CloudWatch embedded-metric-format metrics. */
+export interface BatchCounts {
+  processed: number;
+  failed: number;
+  duplicate: number;
+  poison: number;
+  /** Records nacked without running: deadline, FIFO order after a failure, live lease elsewhere. */
+  deferred: number;
+}
+
+/** Logging and metrics of a consumer; Powertools Logger and Metrics by default. */
+export interface Telemetry {
+  readonly logger: Logger;
+  /** Emits the batch's counters and handler durations. */
+  publishBatch(counts: BatchCounts, handlerDurationsMs: readonly number[]): void;
+}
+
+/** Options of the consumer's telemetry. */
+export interface TelemetryOptions {
+  /**
+   * Powertools Logger to log with (JSON, one line per event).
+   * @default a Logger with the group as service name; level from POWERTOOLS_LOG_LEVEL
+   */
+  readonly logger?: Logger;
+  /**
+   * Powertools Metrics to emit with, or `false` for none.
+   * @default Metrics in namespace `fanout` (or POWERTOOLS_METRICS_NAMESPACE), dimension service = group
+   */
+  readonly metrics?: Metrics | false;
+}
+
+/** Builds the telemetry of consumer group `group`. */
+export function createTelemetry(group: string, options: TelemetryOptions): Telemetry {
+  const logger = options.logger ?? new Logger({ serviceName: group, persistentKeys: { group } });
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : (options.metrics ??
+        new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'fanout', serviceName: group }));
+  return {
+    logger,
+    publishBatch(counts, durations) {
+      if (!metrics) return;
+      metrics.addMetric('Processed', MetricUnit.Count, counts.processed);
+      metrics.addMetric('Failed', MetricUnit.Count, counts.failed);
+      metrics.addMetric('Duplicate', MetricUnit.Count, counts.duplicate);
+      metrics.addMetric('Poison', MetricUnit.Count, counts.poison);
+      metrics.addMetric('Deferred', MetricUnit.Count, counts.deferred);
+      for (const ms of durations) metrics.addMetric('HandlerDuration', MetricUnit.Milliseconds, ms);
+      metrics.publishStoredMetrics();
+    },
+  };
+}
