@@ -233,9 +233,16 @@ export class Publisher {
       correlationId: context?.correlationId,
       causationId: context?.messageId,
     });
-    const body = JSON.stringify(envelope);
-    if (body === undefined) {
-      throw new PublishValidationError('data', `message '${envelope.id}': data is not JSON-serialisable`);
+    let body: string;
+    try {
+      if (envelope.data === undefined || JSON.stringify(envelope.data) === undefined)
+        throw new Error('undefined');
+      body = JSON.stringify(envelope);
+    } catch (error) {
+      throw new PublishValidationError(
+        'data',
+        `message '${envelope.id}': data is not JSON-serialisable (${(error as Error).message}); publish plain objects, arrays, strings, numbers, booleans or null`,
+      );
     }
     const attributes = buildAttributes(envelope, input.attributes);
     const bytes = Buffer.byteLength(body, 'utf8') + attributeBytes(attributes);

@@ -36,7 +36,8 @@ export interface TelemetryOptions {
 export function createTelemetry(group: string, options: TelemetryOptions): Telemetry {
   const logger = options.logger ?? new Logger({ serviceName: group, persistentKeys: { group } });
   const metrics =
-    options.metrics === false
+    options.metrics === false ||
+    (options.metrics === undefined && process.env.POWERTOOLS_METRICS_DISABLED === 'true')
       ? undefined
       : (options.metrics ??
         new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'fanout', serviceName: group }));

@@ -29,7 +29,8 @@ export interface QueueSpec {
 export async function ensureQueue(sqs: SQSClient, spec: QueueSpec): Promise<QueueRef> {
   const attributes: Record<string, string> = {};
   if (spec.fifo) attributes.FifoQueue = 'true';
-  if (spec.visibilityTimeoutSeconds !== undefined) attributes.VisibilityTimeout = String(spec.visibilityTimeoutSeconds);
+  if (spec.visibilityTimeoutSeconds !== undefined)
+    attributes.VisibilityTimeout = String(spec.visibilityTimeoutSeconds);
   if (spec.retentionSeconds !== undefined) attributes.MessageRetentionPeriod = String(spec.retentionSeconds);
   if (spec.deadLetter) {
     attributes.RedrivePolicy = JSON.stringify({

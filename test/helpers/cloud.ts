@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import {
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { createSqsClient } from '../../lib/index.ts';
 import { toLambdaRecord } from '../../localstack/lambda-event.ts';
 import { ensureIdempotencyTable, ensureQueue, type QueueRef } from '../../localstack/resources.ts';
@@ -17,9 +20,16 @@ export function uniqueName(prefix: string, fifo = false): string {
 }
 
 /** Counts the requests a client sends, by command name. */
+type Next = (args: unknown) => Promise<unknown>;
+interface MiddlewareClient {
+  middlewareStack: {
+    add(middleware: (next: Next, context: { commandName?: string }) => Next, options: object): void;
+  };
+}
+
 export function countRequests(client: SNSClient | DynamoDBClient | ReturnType<typeof createSqsClient>) {
   const counts = new Map<string, number>();
-  client.middlewareStack.add(
+  (client as unknown as MiddlewareClient).middlewareStack.add(
     (next, context) => async (args) => {
       const name = context.commandName ?? 'unknown';
       counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -55,10 +65,15 @@ export async function waitFor<T>(
 }
 
 /** A group queue with its DLQ, and an idempotency table. */
-export async function groupQueue(options: { fifo?: boolean; maxReceiveCount?: number; visibility?: number } = {}) {
+export async function groupQueue(
+  options: { fifo?: boolean; maxReceiveCount?: number; visibility?: number } = {},
+) {
   const { sqs } = clients();
   const name = uniqueName('group');
-  const dlq = await ensureQueue(sqs, { name: `${name}-dlq${options.fifo ? '.fifo' : ''}`, fifo: options.fifo });
+  const dlq = await ensureQueue(sqs, {
+    name: `${name}-dlq${options.fifo ? '.fifo' : ''}`,
+    fifo: options.fifo,
+  });
   const queue = await ensureQueue(sqs, {
     name: `${name}${options.fifo ? '.fifo' : ''}`,
     fifo: options.fifo,
@@ -118,4 +133,42 @@ export async function queueDepth(queue: QueueRef) {
     visible: Number(result.Attributes?.ApproximateNumberOfMessages ?? 0),
     inFlight: Number(result.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
   };
+}
+
+/** Sends envelopes straight to a queue, as SNS raw delivery would (body = envelope, `type` attribute). */
+export async function sendEnvelopes(
+  queue: QueueRef,
+  envelopes: readonly { id: string; type: string }[],
+  groupOf?: (index: number) => string,
+) {
+  const { sqs } = clients();
+  for (let i = 0; i < envelopes.length; i += 10) {
+    const chunk = envelopes.slice(i, i + 10);
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queue.url,
+        Entries: chunk.map((e, n) => ({
+          Id: String(n),
+          MessageBody: JSON.stringify(e),
+          MessageAttributes: { type: { DataType: 'String', StringValue: e.type } },
+          ...(groupOf ? { MessageGroupId: groupOf(i + n), MessageDeduplicationId: `${e.id}-${i + n}` } : {}),
+        })),
+      }),
+    );
+  }
+}
+
+/** Deletes the records of a batch that the handler did not report as failures (what Lambda does). */
+export async function deleteAcked(queue: QueueRef, records: SQSRecord[], response: SQSBatchResponse) {
+  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  const acked = records.filter((r) => !failed.has(r.messageId));
+  for (let i = 0; i < acked.length; i += 10) {
+    await clients().sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queue.url,
+        Entries: acked.slice(i, i + 10).map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
+  }
+  return acked;
 }

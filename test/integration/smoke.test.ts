@@ -14,7 +14,11 @@ describe('smoke', () => {
     const env = await publisher.publish({ type: 'OrderPlaced', data: { orderId: 'o-1' } });
     const records = await receiveExactly(queue, 1);
     const seen: unknown[] = [];
-    const handler = consumer({ group, handle: (data) => void seen.push(data), idempotency: { tableName: table } });
+    const handler = consumer({
+      group,
+      handle: (data) => void seen.push(data),
+      idempotency: { tableName: table },
+    });
     const response = await handler({ Records: records });
     expect(response.batchItemFailures).toEqual([]);
     expect(seen).toEqual([{ orderId: 'o-1' }]);
