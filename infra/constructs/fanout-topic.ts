@@ -1,0 +1,36 @@
+import { aws_kms as kms, aws_sns as sns } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+
+/** Props of {@link FanoutTopic}. */
+export interface FanoutTopicProps {
+  /**
+   * Whether the topic is FIFO (messages of one group id in order, deduplicated for 5 minutes).
+   * @default false
+   */
+  readonly fifo?: boolean;
+  /**
+   * KMS key for server-side encryption.
+   * @default the AWS managed key for SNS (`alias/aws/sns`)
+   */
+  readonly masterKey?: kms.IKey;
+  /**
+   * Physical topic name.
+   * @default a name CloudFormation generates (unique per stack; tools find it in the stack outputs)
+   */
+  readonly topicName?: string;
+}
+
+/** An SNS topic that publishers write fanout envelopes to: encrypted, TLS only. */
+export class FanoutTopic extends Construct {
+  readonly topic: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: FanoutTopicProps = {}) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', {
+      fifo: props.fifo ?? false,
+      topicName: props.topicName,
+      masterKey: props.masterKey ?? kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+  }
+}

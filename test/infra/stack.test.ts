@@ -1,0 +1,226 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, Stack, aws_sqs as sqs, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FanoutStack } from '../../infra/fanout-stack.ts';
+import topology from '../../infra/topology.ts';
+import type { TopologyDefinition } from '../../lib/topology.ts';
+
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+
+function build(definition: TopologyDefinition, nag = false) {
+  const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'fanout-cdk-')) });
+  const stack = new FanoutStack(app, 'Fanout', { topology: definition, projectRoot });
+  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+
+describe('FanoutStack of the example topology', () => {
+  let template: Template;
+  let resources: Resources;
+
+  beforeAll(() => {
+    template = Template.fromStack(build(topology).stack);
+    resources = template.toJSON().Resources;
+  });
+
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  it('gives every group an encrypted, TLS-only queue that redrives to its own DLQ', () => {
+    for (const group of ['notifications', 'spreadsheets', 'audit', 'ledger']) {
+      const [queueId] = Object.keys(resources).filter(
+        (id) => id.startsWith(`Group${group}Queue`) && resources[id].Type === 'AWS::SQS::Queue',
+      );
+      const [dlqId] = Object.keys(resources).filter(
+        (id) => id.startsWith(`Group${group}DeadLetterQueue`) && resources[id].Type === 'AWS::SQS::Queue',
+      );
+      expect(queueId, group).toBeDefined();
+      const queue = resources[queueId].Properties ?? {};
+      expect(queue.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+        maxReceiveCount: group === 'audit' ? 3 : 5,
+      });
+      expect(queue.SqsManagedSseEnabled).toBe(true);
+      expect(resources[dlqId].Properties?.SqsManagedSseEnabled).toBe(true);
+      expect(resources[dlqId].Properties?.MessageRetentionPeriod).toBe(14 * 86400);
+    }
+    template.resourceCountIs('AWS::SQS::Queue', 8);
+  });
+
+  it('makes the ledger group FIFO end to end', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, RedrivePolicy: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::Topic', { FifoTopic: true });
+  });
+
+  it('subscribes each group to each of its topics with raw delivery and its filter policy', () => {
+    const subscriptions = ofType('AWS::SNS::Subscription').map(([id, r]) => ({ id, ...r.Properties }));
+    expect(subscriptions).toHaveLength(5); // notifications, spreadsheets, audit ×2, ledger
+    expect(subscriptions.every((s) => s.Protocol === 'sqs' && s.RawMessageDelivery === true)).toBe(true);
+    const filtered = subscriptions.filter((s) => s.FilterPolicy !== undefined);
+    expect(filtered).toHaveLength(1);
+    expect(filtered[0]).toMatchObject({
+      FilterPolicy: { type: ['OrderPlaced'] },
+      FilterPolicyScope: 'MessageAttributes',
+    });
+    expect(filtered[0].id).toMatch(/^Groupnotifications/);
+  });
+
+  it('lets only the subscribed topics send to a queue, and only over TLS', () => {
+    const policies = ofType('AWS::SQS::QueuePolicy').map(([id, r]) => ({
+      id,
+      text: JSON.stringify(r.Properties),
+    }));
+    const audit = policies.find((p) => p.id.startsWith('GroupauditQueuePolicy'))?.text;
+    expect(audit).toMatch(/"aws:SourceArn":\[\{"Ref":"Topicorders/);
+    expect(audit).toMatch(/Topicpayments/);
+    expect(policies).toHaveLength(8);
+    expect(policies.every((p) => p.text.includes('"aws:SecureTransport":"false"'))).toBe(true);
+  });
+
+  it('maps every queue to its function with ReportBatchItemFailures and the topology batch settings', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties ?? {});
+    expect(mappings).toHaveLength(4);
+    for (const mapping of mappings) {
+      expect(mapping).toMatchObject({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 10,
+        ScalingConfig: { MaximumConcurrency: 10 },
+      });
+    }
+  });
+
+  it('runs Node 24 on ARM64 with the group wiring in the environment', () => {
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Environment: {
+        Variables: Match.objectLike({
+          FANOUT_GROUP: Match.anyValue(),
+          FANOUT_IDEMPOTENCY_TABLE: Match.anyValue(),
+          FANOUT_DLQ_URL: Match.anyValue(),
+          FANOUT_EFFECTS_TABLE: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  it('restricts each function to its own keys in the idempotency and effects tables', () => {
+    const policies = ofType('AWS::IAM::Policy').map(([id, r]) => ({
+      id,
+      text: JSON.stringify(r.Properties),
+    }));
+    for (const group of ['notifications', 'spreadsheets', 'audit', 'ledger']) {
+      const policy = policies.find((p) => p.id.startsWith(`Group${group}Function`));
+      expect(policy?.text, group).toContain(`"dynamodb:LeadingKeys":["${group}#*"]`);
+      expect(policy?.text).not.toMatch(/"Resource":"\*"/);
+    }
+  });
+
+  it('creates the tables on demand with TTL and point-in-time recovery', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    template.allResourcesProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    });
+  });
+
+  it('alarms per group on dead letters, message age and function errors, notifying the alarm topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties ?? {});
+    expect(alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(4);
+    expect(alarms.filter((a) => a.MetricName === 'ApproximateAgeOfOldestMessage')).toHaveLength(4);
+    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(4);
+    expect(alarms.every((a) => Array.isArray(a.AlarmActions) && a.AlarmActions.length === 1)).toBe(true);
+  });
+
+  it('encrypts every topic and enforces TLS on it', () => {
+    const topics = ofType('AWS::SNS::Topic').map(([, r]) => r.Properties ?? {});
+    expect(topics).toHaveLength(4); // orders, payments, ledger.fifo, alarms
+    expect(topics.every((t) => t.KmsMasterKeyId !== undefined)).toBe(true);
+    const policies = ofType('AWS::SNS::TopicPolicy').map(([, r]) => JSON.stringify(r.Properties));
+    expect(policies).toHaveLength(4);
+    expect(policies.every((p) => p.includes('"aws:SecureTransport":"false"'))).toBe(true);
+  });
+
+  it('outputs every topic and group so tools can find them', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Description: string }>;
+    const descriptions = Object.values(outputs).map((o) => o.Description);
+    expect(descriptions).toEqual(
+      expect.arrayContaining([
+        'fanout:topic:orders:arn',
+        'fanout:topic:ledger.fifo:arn',
+        'fanout:group:ledger:queueUrl',
+        'fanout:group:ledger:dlqUrl',
+        'fanout:group:audit:functionName',
+        'fanout:table:idempotency:name',
+      ]),
+    );
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports zero unacknowledged errors on the stack, and every acknowledgement has a reason', () => {
+    const { app } = build(topology, true);
+    expect(() => app.synth()).not.toThrow();
+    const acknowledgements: { id: string; reason: string }[] = [];
+    const visit = (c: IConstruct) => {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== 'aws:cdk:acknowledged-rules') continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>))
+          acknowledgements.push({ id, reason });
+      }
+      c.node.children.forEach(visit);
+    };
+    visit(app);
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    for (const a of acknowledgements) expect(a.reason.length, a.id).toBeGreaterThan(20);
+  });
+
+  it('does fail synthesis on a violation (the check is live)', () => {
+    const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'fanout-cdk-')) });
+    new sqs.Queue(new Stack(app, 'Bad'), 'Queue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/SQS Queue does not have server-side encryption/);
+  });
+});
+
+describe('adding a consumer group', () => {
+  it('adds only that group’s resources to the template and changes nothing else', () => {
+    const before = Template.fromStack(build(topology).stack).toJSON().Resources as Resources;
+    const withBilling: TopologyDefinition = {
+      ...topology,
+      groups: { ...topology.groups, billing: { subscribe: ['payments'], handler: 'functions/audit.ts' } },
+    };
+    const after = Template.fromStack(build(withBilling).stack).toJSON().Resources as Resources;
+
+    const added = Object.keys(after).filter((id) => !(id in before));
+    const removed = Object.keys(before).filter((id) => !(id in after));
+    const changed = Object.keys(before).filter(
+      (id) => id in after && JSON.stringify(before[id]) !== JSON.stringify(after[id]),
+    );
+
+    expect(removed).toEqual([]);
+    expect(changed).toEqual([]);
+    expect(added.length).toBeGreaterThanOrEqual(10);
+    expect(added.every((id) => id.startsWith('Groupbilling'))).toBe(true);
+    const addedTypes = new Set(added.map((id) => after[id].Type));
+    for (const type of [
+      'AWS::SQS::Queue',
+      'AWS::SNS::Subscription',
+      'AWS::Lambda::Function',
+      'AWS::Lambda::EventSourceMapping',
+      'AWS::CloudWatch::Alarm',
+    ]) {
+      expect(addedTypes.has(type), type).toBe(true);
+    }
+  });
+});
