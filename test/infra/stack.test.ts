@@ -59,7 +59,9 @@ describe('FanoutStack of the example topology', () => {
   });
 
   it('subscribes each group to each of its topics with raw delivery and its filter policy', () => {
-    const subscriptions = ofType('AWS::SNS::Subscription').map(([id, r]) => ({ id, ...r.Properties }));
+    const subscriptions = ofType('AWS::SNS::Subscription').map(
+      ([id, r]) => ({ id, ...r.Properties }) as Record<string, unknown>,
+    );
     expect(subscriptions).toHaveLength(5); // notifications, spreadsheets, audit ×2, ledger
     expect(subscriptions.every((s) => s.Protocol === 'sqs' && s.RawMessageDelivery === true)).toBe(true);
     const filtered = subscriptions.filter((s) => s.FilterPolicy !== undefined);

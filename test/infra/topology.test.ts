@@ -17,7 +17,8 @@ function issuesOf(definition: unknown): readonly string[] {
   throw new Error('expected the topology to be rejected');
 }
 
-const withGroup = (group: object, topics = base.topics) => ({ topics, groups: { audit: group } });
+const withGroup = (group: object, topics = base.topics) =>
+  ({ topics, groups: { audit: group } }) as TopologyDefinition;
 
 describe('resolveTopology', () => {
   it('applies the documented defaults', () => {
