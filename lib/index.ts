@@ -51,4 +51,16 @@ export {
 } from './publisher.ts';
 export { createSqsClient, parseQueueArn, queueUrlFromArn } from './queue-address.ts';
 export { type DecodedRecord, type Delivery, decodeRecord } from './record-decoder.ts';
-export type { BatchCounts, TelemetryOptions } from './telemetry.ts';
+export { BATCH_CHANNEL, type BatchCounts, type BatchReport, type TelemetryOptions } from './telemetry.ts';
+export {
+  defineTopology,
+  type FilterPolicy,
+  type Group,
+  type GroupDefinition,
+  resolveTopology,
+  type Topic,
+  type TopicDefinition,
+  type Topology,
+  type TopologyDefinition,
+  TopologyError,
+} from './topology.ts';

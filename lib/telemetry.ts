@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
@@ -9,6 +10,19 @@ export interface BatchCounts {
   poison: number;
   /** Records nacked without running: deadline, FIFO order after a failure, live lease elsewhere. */
   deferred: number;
+}
+
+/**
+ * Diagnostics channel on which every consumer publishes `{ group, counts }` after each batch.
+ * Local tools (the dev command, the runner) subscribe to it; with no subscriber it costs nothing.
+ */
+export const BATCH_CHANNEL = 'fanout:consumer:batch';
+const batchChannel = channel(BATCH_CHANNEL);
+
+/** What {@link BATCH_CHANNEL} carries. */
+export interface BatchReport {
+  readonly group: string;
+  readonly counts: BatchCounts;
 }
 
 /** Logging and metrics of a consumer; Powertools Logger and Metrics by default. */
@@ -44,6 +58,7 @@ export function createTelemetry(group: string, options: TelemetryOptions): Telem
   return {
     logger,
     publishBatch(counts, durations) {
+      if (batchChannel.hasSubscribers) batchChannel.publish({ group, counts } satisfies BatchReport);
       if (!metrics) return;
       metrics.addMetric('Processed', MetricUnit.Count, counts.processed);
       metrics.addMetric('Failed', MetricUnit.Count, counts.failed);

@@ -1,0 +1,83 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createSqsClient } from '../lib/queue-address.ts';
+import { resolveTopology, type Topology, type TopologyDefinition } from '../lib/topology.ts';
+import {
+  ensureIdempotencyTable,
+  ensureQueue,
+  ensureSubscription,
+  ensureTopic,
+  type QueueRef,
+} from './resources.ts';
+
+/** Names of the tables a local stack uses. */
+export const LOCAL_TABLES = { idempotency: 'fanout-idempotency', effects: 'fanout-effects' } as const;
+
+/** What provisioning created (or found), by topology name. */
+export interface ProvisionedStack {
+  readonly topology: Topology;
+  readonly topics: ReadonlyMap<string, string>;
+  readonly groups: ReadonlyMap<string, { readonly queue: QueueRef; readonly dlq: QueueRef }>;
+  readonly tables: { readonly idempotency: string; readonly effects: string };
+}
+
+/** Clients to provision with; each defaults to one configured from the environment. */
+export interface ProvisionClients {
+  readonly sns?: SNSClient;
+  readonly sqs?: SQSClient;
+  readonly dynamodb?: DynamoDBClient;
+}
+
+/**
+ * Creates the topology's topics, queues, DLQs with redrive policies, raw-delivery subscriptions with
+ * their filter policies, and the tables, through the AWS SDK. Idempotent: running it again finds what
+ * exists. Works against any endpoint: the embedded emulator, LocalStack, or an AWS account.
+ */
+export async function provisionTopology(
+  definition: TopologyDefinition,
+  clients: ProvisionClients = {},
+  tables: { idempotency: string; effects: string } = LOCAL_TABLES,
+): Promise<ProvisionedStack> {
+  const topology = resolveTopology(definition);
+  const sns = clients.sns ?? new SNSClient({});
+  const sqs = clients.sqs ?? createSqsClient();
+  const dynamodb = clients.dynamodb ?? new DynamoDBClient({});
+
+  const topics = new Map<string, string>();
+  for (const topic of topology.topics) topics.set(topic.name, await ensureTopic(sns, topic.name));
+
+  const groups = new Map<string, { queue: QueueRef; dlq: QueueRef }>();
+  await Promise.all(
+    topology.groups.map(async (group) => {
+      const dlq = await ensureQueue(sqs, {
+        name: group.dlqName,
+        fifo: group.fifo,
+        retentionSeconds: group.dlqRetentionDays * 86_400,
+      });
+      const queue = await ensureQueue(sqs, {
+        name: group.queueName,
+        fifo: group.fifo,
+        visibilityTimeoutSeconds: group.visibilityTimeoutSeconds,
+        retentionSeconds: group.retentionDays * 86_400,
+        deadLetter: { arn: dlq.arn, maxReceiveCount: group.maxReceiveCount },
+      });
+      for (const topicName of group.subscribe) {
+        const topicArn = topics.get(topicName) ?? '';
+        await ensureSubscription(
+          sns,
+          topicArn,
+          queue.arn,
+          group.filter ? { policy: { ...group.filter }, scope: group.filterScope } : undefined,
+        );
+      }
+      groups.set(group.name, { queue, dlq });
+    }),
+  );
+
+  await Promise.all([
+    ensureIdempotencyTable(dynamodb, tables.idempotency),
+    ensureIdempotencyTable(dynamodb, tables.effects),
+  ]);
+  return { topology, topics, groups, tables };
+}
