@@ -1,0 +1,49 @@
+import { LocalstackContainer, type StartedLocalStackContainer } from '@testcontainers/localstack';
+import { getContainerRuntimeClient } from 'testcontainers';
+import { type CloudEndpoints, sdkEnvironment } from './embedded-cloud.ts';
+
+/**
+ * The LocalStack image the suites and `localstack/docker-compose.yml` use. Pinned: LocalStack's
+ * behaviour changes between releases and a test target must not move under us.
+ */
+export const LOCALSTACK_IMAGE = 'localstack/localstack:4.9.2';
+
+/** Whether a container runtime answers, and if not, why (for the skip notice). */
+export async function dockerAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    await getContainerRuntimeClient();
+    return { ok: true };
+  } catch (error) {
+    const detail = (error as Error).message.split('\n')[0];
+    return {
+      ok: false,
+      reason: `no Docker engine here (${detail}); install Docker to run the LocalStack suites`,
+    };
+  }
+}
+
+/** A running LocalStack container and the SDK variables that reach it. */
+export interface LocalStackContainer extends CloudEndpoints {
+  readonly container: StartedLocalStackContainer;
+  stop(): Promise<void>;
+}
+
+/** Starts LocalStack (SNS, SQS, DynamoDB, Lambda, CloudFormation…) with testcontainers. */
+export async function startLocalStackContainer(region = 'us-east-1'): Promise<LocalStackContainer> {
+  const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
+    .withEnvironment({
+      SERVICES: 'sns,sqs,dynamodb,lambda,cloudformation,iam,sts,ssm,s3,kms,logs,cloudwatch,events,ecr',
+      AWS_DEFAULT_REGION: region,
+    })
+    .start();
+  const uri = container.getConnectionUri();
+  const endpoints = { sns: uri, sqs: uri, dynamodb: uri, region };
+  return {
+    ...endpoints,
+    env: { ...sdkEnvironment(endpoints), AWS_ENDPOINT_URL: uri },
+    container,
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
