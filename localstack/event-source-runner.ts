@@ -4,14 +4,14 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { toLambdaRecord } from './lambda-event.ts';
 
 /** A Lambda SQS handler as `functions/<group>.ts` exports it. */
 export type SqsLambdaHandler = (
   event: SQSEvent,
   context: { getRemainingTimeInMillis(): number; functionName: string; awsRequestId: string },
-) => Promise<SQSBatchResponse | undefined | null | void> | SQSBatchResponse | undefined | null | void;
+) => unknown; // judged by judgeBatchResponse, as Lambda judges whatever a function returns
 
 /** Options of {@link EventSourceRunner}: the group's event source mapping settings. */
 export interface EventSourceRunnerOptions {
