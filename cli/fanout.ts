@@ -1,7 +1,16 @@
 #!/usr/bin/env node
 import * as path from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
+import pc from 'picocolors';
+import type { TopologyDefinition } from '../lib/topology.ts';
+import { peekDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters.ts';
+import { publishFromCli } from './publish.ts';
+import { readStatus, type StackStatus } from './status.ts';
+import { CliError, groupOf, resolveTarget, type TargetOptions } from './target.ts';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -18,10 +27,37 @@ function positive(value: string): number {
   return n;
 }
 
+async function loadTopology(): Promise<TopologyDefinition> {
+  return (await import('../infra/topology.ts')).default;
+}
+
+interface GlobalOptions extends TargetOptions {
+  json?: boolean;
+}
+
 const program = new Command()
   .name('fanout')
-  .description('Operate a fanout stack: run it locally, inspect groups and dead letters.')
+  .description(
+    'Operate a fanout stack: run it locally, publish, watch groups, inspect and redrive dead letters.',
+  )
+  .option('--json', 'print machine-readable JSON instead of tables')
+  .option(
+    '--endpoint <url>',
+    'SNS/SQS endpoint (default: AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL, else http://127.0.0.1:4566)',
+  )
+  .option(
+    '--stack <name>',
+    'a deployed FanoutStack: resolve topics and queues from its outputs (AWS credentials and region from the usual chain)',
+  )
   .showHelpAfterError();
+
+const globals = () => program.opts<GlobalOptions>();
+const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
+const target = async () => resolveTarget(await loadTopology(), globals());
+const table = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
 
 program
   .command('dev')
@@ -35,18 +71,218 @@ program
   .option('--orders <n>', 'orders the demo places', positive, 20)
   .option('--verbose', "show the handlers' JSON logs and metrics")
   .action(async (options: { once?: boolean; port?: number; orders: number; verbose?: boolean }) => {
-    const [{ runDev }, { default: topology }] = await Promise.all([
-      import('../localstack/dev.ts'),
-      import('../infra/topology.ts'),
-    ]);
+    const { runDev } = await import('../localstack/dev.ts');
     const ok = await runDev({
-      topology,
+      topology: await loadTopology(),
       projectRoot,
+      ...options,
       once: options.once ?? false,
-      port: options.port,
-      orders: options.orders,
     });
     process.exitCode = ok ? 0 : 1;
   });
 
-await program.parseAsync();
+program
+  .command('topology')
+  .description('show the topics and consumer groups of infra/topology.ts as a tree')
+  .action(async () => {
+    const { resolveTopology } = await import('../lib/topology.ts');
+    const topology = resolveTopology(await loadTopology());
+    if (globals().json) return printJson(topology);
+    for (const topic of topology.topics) {
+      print(`${pc.bold(topic.name)}${topic.fifo ? pc.dim(' (FIFO)') : ''}`);
+      const subscribers = topology.groups.filter((g) => g.subscribe.includes(topic.name));
+      subscribers.forEach((g, i) => {
+        const last = i === subscribers.length - 1;
+        const filter = g.filter
+          ? ` filter ${g.filterScope === 'MessageBody' ? 'body ' : ''}${JSON.stringify(g.filter)}`
+          : '';
+        print(
+          `${last ? '└─' : '├─'} ${g.name}${pc.dim(`  batch ${g.batchSize}${g.batchingWindowSeconds ? ` / ${g.batchingWindowSeconds}s window` : ''}, concurrency ${g.maxConcurrency}, DLQ after ${g.maxReceiveCount} receives${filter}`)}`,
+        );
+      });
+    }
+  });
+
+program
+  .command('publish')
+  .description('publish an event to a topic: fanout publish orders \'{"orderId":"o-1"}\' --type OrderPlaced')
+  .argument('<topic>', 'topic name from infra/topology.ts')
+  .argument('<payload>', 'JSON data (or a whole { type, data } envelope), @file.json, or - for stdin')
+  .option('--type <type>', 'event type (also the `type` message attribute)')
+  .option(
+    '--attr <key=value>',
+    'extra message attribute (repeatable)',
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
+  .option('--group-id <id>', 'message group id (FIFO topics)')
+  .option('--count <n>', 'publish N copies with fresh ids (a quick load generator)', positive, 1)
+  .action(
+    async (
+      topic: string,
+      payload: string,
+      options: { type?: string; attr: string[]; groupId?: string; count: number },
+    ) => {
+      const t = await target();
+      const bar =
+        options.count > 1 && !globals().json && process.stderr.isTTY
+          ? new cliProgress.SingleBar(
+              { format: ' publishing |{bar}| {value}/{total}', stream: process.stderr },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
+      bar?.start(options.count, 0);
+      const results = await publishFromCli(
+        t,
+        {
+          topic,
+          payload,
+          type: options.type,
+          attributes: options.attr,
+          groupId: options.groupId,
+          count: options.count,
+        },
+        (done) => bar?.update(done),
+      );
+      bar?.stop();
+      const failed = results.filter((r) => !r.ok);
+      if (globals().json)
+        printJson({
+          topic,
+          published: results.length - failed.length,
+          failed: failed.length,
+          results: results.map((r) => (r.ok ? r : { ok: false, id: r.id, error: r.error.message })),
+        });
+      else {
+        print(
+          `published ${results.length - failed.length} of ${results.length} to ${topic}${results.length === 1 && results[0].ok ? ` (id ${results[0].id})` : ''}`,
+        );
+        for (const f of failed.slice(0, 5)) if (!f.ok) print(pc.red(`  ${f.error.message}`));
+      }
+      if (failed.length > 0) process.exitCode = 1;
+    },
+  );
+
+function renderStatus(status: StackStatus): string {
+  const groups = table(['group', 'visible', 'in flight', 'delayed', 'DLQ', 'oldest (s)', '']);
+  for (const g of status.groups) {
+    const flag =
+      g.deadLetters > 0
+        ? pc.red('dead letters')
+        : g.fallingBehind
+          ? pc.yellow('falling behind')
+          : pc.green('ok');
+    groups.push([
+      g.group,
+      g.visible,
+      g.inFlight,
+      g.delayed,
+      g.deadLetters > 0 ? pc.red(String(g.deadLetters)) : '0',
+      g.oldestMessageSeconds ?? '–',
+      flag,
+    ]);
+  }
+  const topics = table(['topic', 'subscriptions']);
+  for (const t of status.topics) topics.push([t.topic, t.subscriptions]);
+  return `${pc.dim(status.target)}\n${groups.toString()}\n${topics.toString()}`;
+}
+
+program
+  .command('status')
+  .description(
+    'per group: visible, in flight, delayed, DLQ depth, age of oldest message; per topic: subscriptions',
+  )
+  .option('--watch', 'refresh every 2 seconds until Ctrl-C')
+  .action(async (options: { watch?: boolean }) => {
+    const t = await target();
+    for (;;) {
+      const status = await readStatus(t);
+      if (globals().json) printJson(status);
+      else {
+        if (options.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        print(renderStatus(status));
+      }
+      if (!options.watch) return;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  });
+
+const dlq = program.command('dlq').description('inspect, redrive or purge a group’s dead letters');
+
+dlq
+  .command('peek')
+  .description('show dead letters without consuming them')
+  .argument('<group>', 'consumer group')
+  .option('--limit <n>', 'at most this many', positive, 10)
+  .action(async (name: string, options: { limit: number }) => {
+    const t = await target();
+    const letters = await peekDeadLetters(t.sqs, groupOf(t, name), options.limit);
+    if (globals().json) return printJson({ group: name, deadLetters: letters });
+    if (letters.length === 0) return print(`no dead letters in ${name}`);
+    const view = table(['message id', 'reason', 'receives', 'sent', 'body']);
+    for (const l of letters) {
+      view.push([
+        l.messageId,
+        `${l.reason}${l.detail ? `\n${l.detail.slice(0, 60)}` : ''}`,
+        l.receiveCount,
+        l.sentAt ?? '–',
+        l.body.length > 60 ? `${l.body.slice(0, 57)}…` : l.body,
+      ]);
+    }
+    print(view.toString());
+  });
+
+dlq
+  .command('redrive')
+  .description(
+    "move dead letters back to the group's queue (SQS move task, or copy when not supported or --limit is given)",
+  )
+  .argument('<group>', 'consumer group')
+  .option('--limit <n>', 'move at most this many', positive)
+  .action(async (name: string, options: { limit?: number }) => {
+    const t = await target();
+    const result = await redriveDeadLetters(t.sqs, groupOf(t, name), { limit: options.limit });
+    if (result.failed.length > 0 || result.undeleted.length > 0) process.exitCode = 1;
+    if (globals().json) return printJson({ group: name, ...result });
+    if (result.method === 'move-task')
+      print(`started an SQS message move task for ${name} (${result.taskHandle})`);
+    else print(`moved ${result.moved.length} dead letters back to ${name}`);
+    for (const f of result.failed)
+      print(pc.red(`  not moved (still in the DLQ): ${f.messageId}: ${f.error}`));
+    for (const id of result.undeleted)
+      print(
+        pc.yellow(`  sent but still in the DLQ: ${id} (the consumer's idempotency skips the second copy)`),
+      );
+  });
+
+dlq
+  .command('purge')
+  .description('delete every dead letter of a group (asks first)')
+  .argument('<group>', 'consumer group')
+  .option('--yes', 'do not ask')
+  .action(async (name: string, options: { yes?: boolean }) => {
+    const t = await target();
+    const group = groupOf(t, name);
+    if (!options.yes) {
+      if (!process.stdin.isTTY)
+        throw new CliError(`refusing to purge ${name} without a terminal to confirm in; pass --yes`);
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question(`Delete every dead letter of ${name} on ${t.description}? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) return print('nothing deleted');
+    }
+    await purgeDeadLetters(t.sqs, group);
+    if (globals().json) printJson({ group: name, purged: true });
+    else print(`purged the DLQ of ${name}`);
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  const message =
+    error instanceof CliError || (error as Error)?.name === 'TopologyError'
+      ? (error as Error).message
+      : `unexpected error: ${(error as Error)?.stack ?? error}`;
+  process.stderr.write(`fanout: ${message}\n`);
+  process.exitCode = 1;
+}

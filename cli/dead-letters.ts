@@ -1,0 +1,267 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  type MessageAttributeValue,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import {
+  POISON_DETAIL_ATTRIBUTE,
+  POISON_GROUP_ATTRIBUTE,
+  POISON_REASON_ATTRIBUTE,
+} from '../lib/dead-letter-sender.ts';
+import { chunkEntries } from '../lib/publisher.ts';
+import type { GroupAddress } from './target.ts';
+
+/** A dead letter as `fanout dlq peek` shows it. */
+export interface DeadLetter {
+  readonly messageId: string;
+  readonly body: string;
+  readonly receiveCount: number;
+  /** Why it is dead: the consumer's poison reason, or `max-receives` (the queue's redrive policy). */
+  readonly reason: string;
+  readonly detail?: string;
+  readonly sentAt?: string;
+  readonly firstReceivedAt?: string;
+}
+
+/** SendMessageBatch takes at most 256 KiB in all on a queue with the default size limit. */
+const SEND_BATCH_BYTES = 262_144;
+
+function entryBytes(e: SendMessageBatchRequestEntry): number {
+  let bytes = Buffer.byteLength(e.MessageBody ?? '');
+  for (const [name, value] of Object.entries(e.MessageAttributes ?? {})) {
+    bytes +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(value.DataType ?? '') +
+      Buffer.byteLength(value.StringValue ?? '');
+    bytes += value.BinaryValue?.length ?? 0;
+  }
+  return bytes;
+}
+
+/** How long received dead letters stay hidden while the CLI works on them, in seconds. */
+const HOLD_SECONDS = 60;
+
+async function receiveUpTo(sqs: SQSClient, queueUrl: string, limit: number): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  while (seen.size < limit) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, limit - seen.size),
+        VisibilityTimeout: HOLD_SECONDS,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
+    if (fresh.length === 0) break;
+    for (const m of fresh) seen.set(m.MessageId ?? '', m);
+  }
+  return [...seen.values()];
+}
+
+async function release(sqs: SQSClient, queueUrl: string, messages: readonly Message[]) {
+  for (let i = 0; i < messages.length; i += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages
+          .slice(i, i + 10)
+          .map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+      }),
+    );
+  }
+}
+
+function toDeadLetter(m: Message): DeadLetter {
+  const at = (ms?: string) => (ms ? new Date(Number(ms)).toISOString() : undefined);
+  const attributes = m.Attributes ?? {};
+  return {
+    messageId: m.MessageId ?? '',
+    body: m.Body ?? '',
+    receiveCount: Number(attributes.ApproximateReceiveCount ?? 0),
+    reason: m.MessageAttributes?.[POISON_REASON_ATTRIBUTE]?.StringValue ?? 'max-receives',
+    detail: m.MessageAttributes?.[POISON_DETAIL_ATTRIBUTE]?.StringValue,
+    sentAt: at(attributes.SentTimestamp),
+    firstReceivedAt: at(attributes.ApproximateFirstReceiveTimestamp),
+  };
+}
+
+/**
+ * Reads up to `limit` dead letters without consuming them: they are received with a short hold and
+ * made visible again at once. (Each peek counts as a receive in the DLQ's ApproximateReceiveCount.)
+ */
+export async function peekDeadLetters(
+  sqs: SQSClient,
+  group: GroupAddress,
+  limit: number,
+): Promise<DeadLetter[]> {
+  const messages = await receiveUpTo(sqs, group.dlqUrl, limit);
+  await release(sqs, group.dlqUrl, messages);
+  return messages.map(toDeadLetter);
+}
+
+/** What a redrive did. */
+export interface RedriveResult {
+  /** `move-task`: SQS moves them server-side; `copy`: received, sent to the queue, deleted from the DLQ. */
+  readonly method: 'move-task' | 'copy';
+  readonly moved: readonly string[];
+  /** Dead letters that could not be sent; they stay in the DLQ, visible again. */
+  readonly failed: readonly { readonly messageId: string; readonly error: string }[];
+  /** Sent but not deleted from the DLQ (it will show there again; the consumer's idempotency skips the copy). */
+  readonly undeleted: readonly string[];
+  readonly taskHandle?: string;
+}
+
+/**
+ * Moves dead letters back to the group's queue. Without a limit, an SQS message move task is used
+ * where the endpoint supports it; otherwise (a limit, or an emulator without move tasks) each batch is
+ * received from the DLQ, sent to the queue, and deleted from the DLQ only once the send succeeded.
+ * A failed send leaves its message in the DLQ (made visible again): nothing is lost.
+ */
+export async function redriveDeadLetters(
+  sqs: SQSClient,
+  group: GroupAddress,
+  options: { limit?: number; onProgress?: (moved: number) => void } = {},
+): Promise<RedriveResult> {
+  if (options.limit === undefined) {
+    try {
+      const { TaskHandle } = await sqs.send(
+        new StartMessageMoveTaskCommand({ SourceArn: group.dlqArn, DestinationArn: group.queueArn }),
+      );
+      return { method: 'move-task', moved: [], failed: [], undeleted: [], taskHandle: TaskHandle };
+    } catch {
+      // Not supported here (the embedded emulator has no move tasks): copy instead.
+    }
+  }
+  // Only what is dead now: letters that land in the DLQ during the redrive (e.g. a poison message
+  // dead-lettered again at once by its consumer) wait for the next redrive instead of looping.
+  const startedAt = Date.now();
+  const depth = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: group.dlqUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  const deadNow =
+    Number(depth.Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(depth.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, deadNow);
+  const moved: string[] = [];
+  const failed: { messageId: string; error: string }[] = [];
+  const undeleted: string[] = [];
+  const fifo = group.queueUrl.endsWith('.fifo');
+  const attempted = new Set<string>();
+  while (moved.length + failed.length < limit) {
+    const received = await receiveUpTo(sqs, group.dlqUrl, Math.min(10, limit - moved.length - failed.length));
+    const later = received.filter(
+      (m) => Number(m.Attributes?.SentTimestamp ?? 0) > startedAt || attempted.has(m.MessageId ?? ''),
+    );
+    if (later.length > 0) await release(sqs, group.dlqUrl, later);
+    const batch = received.filter((m) => !later.includes(m));
+    if (batch.length === 0) break;
+    for (const m of batch) attempted.add(m.MessageId ?? '');
+    const entries = batch.map((m, n) => copyEntry(m, String(n), fifo));
+    const result: {
+      Successful: { Id?: string }[];
+      Failed: { Id?: string; Message?: string; Code?: string }[];
+    } = {
+      Successful: [],
+      Failed: [],
+    };
+    const sized = entries.map((entry) => ({ entry, bytes: entryBytes(entry) }));
+    for (const chunk of chunkEntries(sized, SEND_BATCH_BYTES).map((c) => c.map((s) => s.entry))) {
+      try {
+        const sentChunk = await sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: group.queueUrl, Entries: chunk }),
+        );
+        result.Successful.push(...(sentChunk.Successful ?? []));
+        result.Failed.push(...(sentChunk.Failed ?? []));
+      } catch (error) {
+        result.Failed.push(...chunk.map((e) => ({ Id: e.Id, Message: (error as Error).message })));
+      }
+    }
+    const sent = (result.Successful ?? []).map((s) => batch[Number(s.Id)]);
+    const notSent = (result.Failed ?? []).map((f) => ({
+      message: batch[Number(f.Id)],
+      error: f.Message ?? f.Code ?? 'send failed',
+    }));
+    if (notSent.length > 0)
+      await release(
+        sqs,
+        group.dlqUrl,
+        notSent.map((f) => f.message),
+      ).catch(() => {});
+    for (const f of notSent) failed.push({ messageId: f.message.MessageId ?? '', error: f.error });
+    if (sent.length > 0) {
+      const deleted = await deleteAll(sqs, group.dlqUrl, sent);
+      for (const m of sent) {
+        if (deleted.has(m.MessageId ?? '')) moved.push(m.MessageId ?? '');
+        else undeleted.push(m.MessageId ?? '');
+      }
+    }
+    options.onProgress?.(moved.length);
+  }
+  return { method: 'copy', moved, failed, undeleted };
+}
+
+/** Deletes messages, retrying failed entries a few times; resolves with the ids deleted. */
+async function deleteAll(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly Message[],
+): Promise<Set<string>> {
+  const deleted = new Set<string>();
+  let pending = [...messages];
+  for (let attempt = 0; attempt < 4 && pending.length > 0; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    try {
+      const result = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: pending.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+      for (const ok of result.Successful ?? []) deleted.add(pending[Number(ok.Id)].MessageId ?? '');
+    } catch {
+      // retried below
+    }
+    pending = pending.filter((m) => !deleted.has(m.MessageId ?? ''));
+  }
+  return deleted;
+}
+
+/** The message to send back: the original body and attributes, without the consumer's poison marks. */
+function copyEntry(m: Message, id: string, fifo: boolean): SendMessageBatchRequestEntry {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(m.MessageAttributes ?? {})) {
+    if (
+      name === POISON_REASON_ATTRIBUTE ||
+      name === POISON_DETAIL_ATTRIBUTE ||
+      name === POISON_GROUP_ATTRIBUTE
+    )
+      continue;
+    attributes[name] = value;
+  }
+  const entry: SendMessageBatchRequestEntry = { Id: id, MessageBody: m.Body, MessageAttributes: attributes };
+  if (fifo) {
+    entry.MessageGroupId = m.Attributes?.MessageGroupId ?? 'redrive';
+    // A redrive re-run within 5 minutes sends the same id: SQS drops the copy.
+    entry.MessageDeduplicationId = m.MessageId;
+  }
+  return entry;
+}
+
+/** Deletes every message in the group's DLQ. */
+export async function purgeDeadLetters(sqs: SQSClient, group: GroupAddress): Promise<void> {
+  await sqs.send(new PurgeQueueCommand({ QueueUrl: group.dlqUrl }));
+}

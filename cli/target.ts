@@ -1,0 +1,184 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { parseOutputDescription } from '../infra/stack-outputs.ts';
+import { createSqsClient } from '../lib/queue-address.ts';
+import { resolveTopology, type Topology, type TopologyDefinition } from '../lib/topology.ts';
+
+/** A problem the operator can fix; printed as one line, exit status 1. */
+export class CliError extends Error {}
+
+/** Where a group's queues are. */
+export interface GroupAddress {
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+/** A stack the CLI talks to, with every topic and group resolved. */
+export interface Target {
+  /** Human description: the endpoint or the stack. */
+  readonly description: string;
+  readonly kind: 'endpoint' | 'stack';
+  readonly topology: Topology;
+  readonly topics: ReadonlyMap<string, string>;
+  readonly groups: ReadonlyMap<string, GroupAddress>;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
+}
+
+/** How to reach the stack. */
+export interface TargetOptions {
+  /** SNS/SQS endpoint (sets AWS_ENDPOINT_URL_SNS/SQS); default: the environment's, else http://127.0.0.1:4566. */
+  readonly endpoint?: string;
+  /** Name of a deployed FanoutStack; topics and queues come from its outputs. */
+  readonly stack?: string;
+}
+
+/** The endpoint `fanout dev` serves on by default. */
+export const DEFAULT_LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
+
+/**
+ * Resolves topics and groups: from a deployed stack's CloudFormation outputs (`--stack`), or by name
+ * on an endpoint (embedded emulator, LocalStack), with names from `infra/topology.ts`.
+ * Fails with one actionable line when the target cannot be reached.
+ */
+export async function resolveTarget(definition: TopologyDefinition, options: TargetOptions): Promise<Target> {
+  const topology = resolveTopology(definition);
+  if (options.stack) return fromStack(topology, options.stack);
+
+  const endpoint =
+    options.endpoint ??
+    process.env.AWS_ENDPOINT_URL_SQS ??
+    process.env.AWS_ENDPOINT_URL ??
+    DEFAULT_LOCAL_ENDPOINT;
+  if (options.endpoint || !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL)) {
+    process.env.AWS_ENDPOINT_URL_SNS = endpoint;
+    process.env.AWS_ENDPOINT_URL_SQS = endpoint;
+  }
+  process.env.AWS_REGION ??= 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  const sns = new SNSClient({ maxAttempts: 2 });
+  const sqs = createSqsClient();
+
+  let listed: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await sns.send(new ListTopicsCommand({ NextToken: token }));
+      listed.push(...(page.Topics ?? []).map((t) => t.TopicArn ?? ''));
+      token = page.NextToken;
+    } while (token);
+  } catch (error) {
+    throw new CliError(
+      `cannot reach SNS at ${endpoint} (${(error as Error).message.split('\n')[0]}): start the local cloud with 'npm start', or pass --endpoint URL or --stack NAME`,
+    );
+  }
+  listed = listed.filter(Boolean);
+  const topics = new Map<string, string>();
+  for (const topic of topology.topics) {
+    const arn = listed.find((a) => a.endsWith(`:${topic.name}`));
+    if (arn) topics.set(topic.name, arn);
+  }
+
+  const groups = new Map<string, GroupAddress>();
+  await Promise.all(
+    topology.groups.map(async (group) => {
+      const [queue, dlq] = await Promise.all([
+        lookUpQueue(sqs, group.queueName),
+        lookUpQueue(sqs, group.dlqName),
+      ]);
+      if (queue && dlq)
+        groups.set(group.name, {
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          dlqUrl: dlq.url,
+          dlqArn: dlq.arn,
+        });
+    }),
+  );
+  return { description: endpoint, kind: 'endpoint', topology, topics, groups, sns, sqs };
+}
+
+async function lookUpQueue(sqs: SQSClient, name: string) {
+  try {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (!QueueUrl) return undefined;
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    return { url: QueueUrl, arn: Attributes?.QueueArn ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+async function fromStack(topology: Topology, stackName: string): Promise<Target> {
+  const cloudformation = new CloudFormationClient({});
+  let outputs: { Description?: string; OutputValue?: string }[];
+  try {
+    const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = Stacks?.[0]?.Outputs ?? [];
+  } catch (error) {
+    throw new CliError(
+      `cannot read stack '${stackName}' (${(error as Error).message.split('\n')[0]}): check the name, your AWS credentials and AWS_REGION`,
+    );
+  }
+  const topics = new Map<string, string>();
+  const parts = new Map<string, Record<string, string>>();
+  for (const output of outputs) {
+    const parsed = parseOutputDescription(output.Description);
+    if (!parsed || !output.OutputValue) continue;
+    if (parsed.kind === 'topic' && parsed.attribute === 'arn') topics.set(parsed.name, output.OutputValue);
+    if (parsed.kind === 'group')
+      parts.set(parsed.name, { ...parts.get(parsed.name), [parsed.attribute]: output.OutputValue });
+  }
+  if (topics.size === 0 && parts.size === 0) {
+    throw new CliError(
+      `stack '${stackName}' has no fanout outputs: is it a FanoutStack? Deploy it with 'npm run deploy'`,
+    );
+  }
+  const groups = new Map<string, GroupAddress>();
+  for (const [name, p] of parts) {
+    if (p.queueUrl && p.queueArn && p.dlqUrl && p.dlqArn) {
+      groups.set(name, { queueUrl: p.queueUrl, queueArn: p.queueArn, dlqUrl: p.dlqUrl, dlqArn: p.dlqArn });
+    }
+  }
+  return {
+    description: `stack ${stackName}`,
+    kind: 'stack',
+    topology,
+    topics,
+    groups,
+    sns: new SNSClient({}),
+    sqs: createSqsClient(),
+  };
+}
+
+/** The group's address, or a CliError naming the groups there are. */
+export function groupOf(target: Target, name: string): GroupAddress {
+  const group = target.groups.get(name);
+  if (!group) {
+    const known = [...target.groups.keys()];
+    throw new CliError(
+      `no consumer group '${name}' on ${target.description}` +
+        (known.length
+          ? ` (groups: ${known.join(', ')})`
+          : ': nothing is provisioned there; start it with npm start'),
+    );
+  }
+  return group;
+}
+
+/** The topic's ARN, or a CliError naming the topics there are. */
+export function topicOf(target: Target, name: string): string {
+  const arn = target.topics.get(name);
+  if (!arn) {
+    throw new CliError(
+      `no topic '${name}' on ${target.description} (topics: ${[...target.topics.keys()].join(', ') || 'none'})`,
+    );
+  }
+  return arn;
+}

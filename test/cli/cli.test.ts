@@ -1,0 +1,267 @@
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { DeleteMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import topology from '../../infra/topology.ts';
+import { createSqsClient, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
+import { type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
+import { queueDepth, receiveRecords } from '../helpers/cloud.ts';
+
+// Every command end to end through the real entry point, against the run's embedded emulator.
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+const exec = promisify(execFile);
+
+async function fanout(...args: string[]) {
+  try {
+    const { stdout, stderr } = await exec('node', ['cli/fanout.ts', ...args], {
+      cwd: projectRoot,
+      env: process.env,
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout: string; stderr: string };
+    return { code: e.code ?? 1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function fanoutJson(...args: string[]) {
+  const result = await fanout('--json', ...args);
+  expect(result.stderr, result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+async function statusOf(group: string) {
+  const status = await fanoutJson('status');
+  return status.groups.find((g: { group: string }) => g.group === group);
+}
+
+/** Receives everything a queue holds (hidden for 30 s so nothing is read twice). */
+async function receiveAll(queue: { url: string; arn: string; name: string }) {
+  const all: Awaited<ReturnType<typeof receiveRecords>> = [];
+  for (;;) {
+    const batch = await receiveRecords(queue, 10, 0);
+    if (batch.length === 0) return all;
+    all.push(...batch);
+  }
+}
+
+/** An HTTP proxy to `upstream` that fails every `action` request after the first `passes` with a 500. */
+async function faultyProxy(upstream: string, action: string, passes: number) {
+  let seen = 0;
+  let failures = 0;
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (target.endsWith(`.${action}`) && ++seen > passes) {
+      failures++;
+      res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: 'injected fault' }));
+      return;
+    }
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length'),
+    ) as Record<string, string>;
+    const response = await fetch(`${upstream}${req.url}`, {
+      method: req.method,
+      headers,
+      body: body.length ? body : undefined,
+    });
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    res.end(Buffer.from(await response.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    failures: () => failures,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let stack: ProvisionedStack;
+const sqs = createSqsClient();
+
+beforeAll(async () => {
+  stack = await provisionTopology(topology);
+});
+
+const queueOf = (group: string) => stack.groups.get(group)?.queue ?? { name: '', url: '', arn: '' };
+const dlqOf = (group: string) => stack.groups.get(group)?.dlq ?? { name: '', url: '', arn: '' };
+
+async function deadLetter(group: string, body: string, reason = 'schema-invalid') {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: dlqOf(group).url,
+      MessageBody: body,
+      MessageAttributes: {
+        [POISON_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: reason },
+        type: { DataType: 'String', StringValue: 'OrderPlaced' },
+      },
+    }),
+  );
+}
+
+describe('fanout CLI', () => {
+  it('topology: lists the topics and groups of infra/topology.ts', async () => {
+    const json = await fanoutJson('topology');
+    expect(json.groups.map((g: { name: string }) => g.name)).toEqual([
+      'notifications',
+      'spreadsheets',
+      'audit',
+      'ledger',
+    ]);
+    const text = await fanout('topology');
+    expect(text.stdout).toMatch(/orders\n├─ notifications .*filter \{"type":\["OrderPlaced"\]\}/);
+    expect(text.stdout).toContain('ledger.fifo (FIFO)');
+  });
+
+  it('publish --count and status: the numbers match what was published and consumed', async () => {
+    const published = await fanoutJson(
+      'publish',
+      'payments',
+      '{"paymentId":"p-1","orderId":"o-1","amount":5}',
+      '--type',
+      'PaymentCaptured',
+      '--count',
+      '25',
+    );
+    expect(published).toMatchObject({ topic: 'payments', published: 25, failed: 0 });
+    expect(new Set(published.results.map((r: { id: string }) => r.id)).size).toBe(25);
+    expect(await statusOf('audit')).toMatchObject({ visible: 25, inFlight: 0, deadLetters: 0 });
+
+    // consume 10, as a runner would
+    const records = await receiveRecords(queueOf('audit'), 10, 0);
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueOf('audit').url,
+        Entries: records.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
+    expect(await statusOf('audit')).toMatchObject({ visible: 25 - records.length, inFlight: 0 });
+    const topics = (await fanoutJson('status')).topics;
+    expect(topics).toEqual(
+      expect.arrayContaining([
+        { topic: 'orders', subscriptions: 3 },
+        { topic: 'payments', subscriptions: 1 },
+      ]),
+    );
+  });
+
+  it('publish: a FIFO topic takes --group-id; a payload that is not JSON is one clear line', async () => {
+    const ok = await fanoutJson(
+      'publish',
+      'ledger.fifo',
+      '{"account":"a","seq":1,"amount":1}',
+      '--type',
+      'Posting',
+      '--group-id',
+      'a',
+    );
+    expect(ok.published).toBe(1);
+    const bad = await fanout('publish', 'orders', '{oops', '--type', 'OrderPlaced');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^fanout: the payload is not JSON .*pass JSON, @file.json or - for stdin\n$/);
+  });
+
+  it('dlq peek shows dead letters with their reasons without consuming them; redrive moves exactly those', async () => {
+    for (const n of [1, 2, 3]) await deadLetter('notifications', `{"n":${n}}`);
+    const peeked = (await fanoutJson('dlq', 'peek', 'notifications', '--limit', '10')).deadLetters;
+    expect(peeked).toHaveLength(3);
+    expect(peeked.every((l: { reason: string }) => l.reason === 'schema-invalid')).toBe(true);
+    const again = (await fanoutJson('dlq', 'peek', 'notifications')).deadLetters;
+    expect(again.map((l: { messageId: string }) => l.messageId).sort()).toEqual(
+      peeked.map((l: { messageId: string }) => l.messageId).sort(),
+    );
+
+    const redrive = await fanoutJson('dlq', 'redrive', 'notifications');
+    expect(redrive.method).toBe('copy'); // the embedded emulator has no message move tasks
+    expect([...redrive.moved].sort()).toEqual(peeked.map((l: { messageId: string }) => l.messageId).sort());
+    expect(await queueDepth(dlqOf('notifications'))).toEqual({ visible: 0, inFlight: 0 });
+    const back = await receiveRecords(queueOf('notifications'), 10, 0);
+    expect(back.map((r) => r.body).sort()).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
+    expect(back.every((r) => r.messageAttributes[POISON_REASON_ATTRIBUTE] === undefined)).toBe(true);
+    expect(back.every((r) => r.messageAttributes.type?.stringValue === 'OrderPlaced')).toBe(true);
+  });
+
+  it('dlq redrive --limit moves only that many', async () => {
+    for (const n of [1, 2, 3, 4]) await deadLetter('notifications', `{"limit":${n}}`);
+    const result = await fanoutJson('dlq', 'redrive', 'notifications', '--limit', '3');
+    expect(result.moved).toHaveLength(3);
+    expect(await queueDepth(dlqOf('notifications'))).toEqual({ visible: 1, inFlight: 0 });
+  });
+
+  it('a redrive that fails halfway loses and duplicates nothing', async () => {
+    // Between the CLI and the emulator, a proxy that lets the first SendMessageBatch through and
+    // fails every later one, as a network or service fault halfway through would.
+    const bodies = Array.from({ length: 25 }, (_, n) => `{"r":${n}}`);
+    for (const body of bodies) await deadLetter('spreadsheets', body);
+    const proxy = await faultyProxy(process.env.AWS_ENDPOINT_URL_SQS ?? '', 'SendMessageBatch', 1);
+    try {
+      const result = await fanout('--endpoint', proxy.url, '--json', 'dlq', 'redrive', 'spreadsheets');
+      expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(1);
+      const report = JSON.parse(result.stdout);
+      expect(report.moved).toHaveLength(10);
+      expect(report.failed).toHaveLength(15);
+      expect(proxy.failures()).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+    }
+    const inQueue = (await receiveAll(queueOf('spreadsheets'))).map((r) => r.body);
+    const inDlq = (await receiveAll(dlqOf('spreadsheets'))).map((r) => r.body);
+    expect(inQueue).toHaveLength(10);
+    expect(inDlq).toHaveLength(15);
+    expect([...inQueue, ...inDlq].sort()).toEqual([...bodies].sort()); // each exactly once
+  });
+
+  it('dlq purge asks for confirmation, and --yes empties the DLQ', async () => {
+    await deadLetter('audit', '{"p":1}');
+    const refused = await fanout('dlq', 'purge', 'audit');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('pass --yes');
+    expect((await statusOf('audit')).deadLetters).toBe(1);
+    expect(await fanoutJson('dlq', 'purge', 'audit', '--yes')).toEqual({ group: 'audit', purged: true });
+    expect((await statusOf('audit')).deadLetters).toBe(0);
+  });
+
+  it.each([
+    [
+      ['dlq', 'peek', 'billing'],
+      /^fanout: no consumer group 'billing' on .* \(groups: .*notifications.*\)\n$/,
+    ],
+    [
+      ['--endpoint', 'http://127.0.0.1:9', 'status'],
+      /^fanout: cannot reach SNS at http:\/\/127.0.0.1:9 .*start the local cloud with 'npm start'/,
+    ],
+    [
+      ['publish', 'refunds', '{}', '--type', 'X'],
+      /^fanout: no topic 'refunds' on .* \(topics: orders, payments, ledger.fifo\)\n$/,
+    ],
+  ])('fanout %j fails with one clear line and a non-zero exit', async (args, message) => {
+    const result = await fanout(...args);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('fails with one clear line when a stack cannot be read', async () => {
+    const env = {
+      ...process.env,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: 'http://127.0.0.1:9',
+      AWS_MAX_ATTEMPTS: '1',
+    };
+    const result = await exec('node', ['cli/fanout.ts', '--stack', 'Fanout', 'status'], {
+      cwd: projectRoot,
+      env,
+    }).catch((e) => e);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^fanout: cannot read stack 'Fanout' .*check the name, your AWS credentials and AWS_REGION\n$/,
+    );
+  });
+});
