@@ -54,6 +54,12 @@ export interface PublisherOptions {
    * @default 100
    */
   readonly retryBaseDelayMs?: number;
+  /**
+   * PublishBatch calls in flight at once on a standard topic (FIFO topics always send one at a time,
+   * to keep each message group in order).
+   * @default 4
+   */
+  readonly concurrency?: number;
 }
 
 /** One message to publish. */
@@ -83,6 +89,8 @@ export type PublishResult =
     }
   | { readonly ok: false; readonly id: string; readonly error: FanoutError };
 
+type PublishOutcome = (PublishResult & { ok: false }) | (PublishResult & { ok: true; envelope: Envelope });
+
 interface PreparedEntry {
   readonly index: number;
   readonly envelope: Envelope;
@@ -103,6 +111,7 @@ export class Publisher {
   readonly maxMessageBytes: number;
   readonly maxAttempts: number;
   readonly retryBaseDelayMs: number;
+  readonly concurrency: number;
 
   constructor(options: PublisherOptions) {
     if (typeof options?.topicArn !== 'string' || !options.topicArn.startsWith('arn:')) {
@@ -120,6 +129,14 @@ export class Publisher {
     this.maxMessageBytes = options.maxMessageBytes ?? SNS_DEFAULT_MAX_MESSAGE_BYTES;
     this.maxAttempts = options.maxAttempts ?? 4;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
+    this.concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new ConfigError(
+        'concurrency',
+        `must be a whole number ≥ 1 (given ${this.concurrency})`,
+        'Use e.g. 4',
+      );
+    }
     if (!(this.maxAttempts >= 1)) {
       throw new ConfigError('maxAttempts', `must be at least 1 (given ${this.maxAttempts})`, 'Use e.g. 4');
     }
@@ -147,8 +164,7 @@ export class Publisher {
   }
 
   private async publishResults(inputs: readonly PublishInput[]) {
-    type Outcome = (PublishResult & { ok: false }) | (PublishResult & { ok: true; envelope: Envelope });
-    const results: Outcome[] = new Array(inputs.length);
+    const results: PublishOutcome[] = new Array(inputs.length);
     const prepared: PreparedEntry[] = [];
     inputs.forEach((input, index) => {
       try {
@@ -158,65 +174,76 @@ export class Publisher {
       }
     });
 
-    for (const chunk of chunkEntries(prepared, this.maxMessageBytes)) {
-      let pending = chunk;
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > 1) await sleep(exponentialBackoff(attempt - 1, this.retryBaseDelayMs, 5_000));
-        const retry: PreparedEntry[] = [];
-        let response: PublishBatchCommandOutput;
-        try {
-          response = await this.client.send(
-            new PublishBatchCommand({
-              TopicArn: this.topicArn,
-              PublishBatchRequestEntries: pending.map((p) => p.entry),
-            }),
-          );
-        } catch (error) {
-          const err = error as Error & { name: string };
-          for (const p of pending) {
-            results[p.index] = {
-              ok: false,
-              id: p.envelope.id,
-              error: new PublishFailedError(p.envelope.id, err.name, err.message, false),
-            };
-          }
-          break;
-        }
-        const byEntryId = new Map(pending.map((p) => [p.entry.Id, p]));
-        for (const ok of response.Successful ?? []) {
-          const p = byEntryId.get(ok.Id);
-          if (!p) continue;
-          results[p.index] = {
-            ok: true,
-            id: p.envelope.id,
-            snsMessageId: ok.MessageId ?? '',
-            ...(ok.SequenceNumber ? { sequenceNumber: ok.SequenceNumber } : {}),
-            envelope: p.envelope,
-          };
-        }
-        for (const failed of response.Failed ?? []) {
-          const p = byEntryId.get(failed.Id);
-          if (!p) continue;
-          const lastAttempt = attempt >= this.maxAttempts;
-          if (!failed.SenderFault && !lastAttempt) {
-            retry.push(p);
-            continue;
-          }
+    // PublishBatch calls go out `concurrency` at a time on standard topics; on FIFO topics one at a
+    // time, so that a message group's messages reach SNS in order.
+    const chunks = chunkEntries(prepared, this.maxMessageBytes);
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) await this.sendChunk(chunks[next++], results);
+    };
+    const workers = this.fifo ? 1 : Math.min(this.concurrency, chunks.length);
+    await Promise.all(Array.from({ length: workers }, worker));
+    return results;
+  }
+
+  /** Sends one PublishBatch call, retrying the entries SNS reports failed on its side. */
+  private async sendChunk(chunk: PreparedEntry[], results: PublishOutcome[]): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 1) await sleep(exponentialBackoff(attempt - 1, this.retryBaseDelayMs, 5_000));
+      const retry: PreparedEntry[] = [];
+      let response: PublishBatchCommandOutput;
+      try {
+        response = await this.client.send(
+          new PublishBatchCommand({
+            TopicArn: this.topicArn,
+            PublishBatchRequestEntries: pending.map((p) => p.entry),
+          }),
+        );
+      } catch (error) {
+        const err = error as Error & { name: string };
+        for (const p of pending) {
           results[p.index] = {
             ok: false,
             id: p.envelope.id,
-            error: new PublishFailedError(
-              p.envelope.id,
-              failed.Code ?? 'Unknown',
-              failed.Message ?? 'no detail',
-              failed.SenderFault ?? false,
-            ),
+            error: new PublishFailedError(p.envelope.id, err.name, err.message, false),
           };
         }
-        pending = retry;
+        break;
       }
+      const byEntryId = new Map(pending.map((p) => [p.entry.Id, p]));
+      for (const ok of response.Successful ?? []) {
+        const p = byEntryId.get(ok.Id);
+        if (!p) continue;
+        results[p.index] = {
+          ok: true,
+          id: p.envelope.id,
+          snsMessageId: ok.MessageId ?? '',
+          ...(ok.SequenceNumber ? { sequenceNumber: ok.SequenceNumber } : {}),
+          envelope: p.envelope,
+        };
+      }
+      for (const failed of response.Failed ?? []) {
+        const p = byEntryId.get(failed.Id);
+        if (!p) continue;
+        const lastAttempt = attempt >= this.maxAttempts;
+        if (!failed.SenderFault && !lastAttempt) {
+          retry.push(p);
+          continue;
+        }
+        results[p.index] = {
+          ok: false,
+          id: p.envelope.id,
+          error: new PublishFailedError(
+            p.envelope.id,
+            failed.Code ?? 'Unknown',
+            failed.Message ?? 'no detail',
+            failed.SenderFault ?? false,
+          ),
+        };
+      }
+      pending = retry;
     }
-    return results;
   }
 
   /** Validates one input and builds its PublishBatch entry. */

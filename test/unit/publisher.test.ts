@@ -149,3 +149,37 @@ describe('Publisher validation (nothing is sent)', () => {
     expect(() => new Publisher({ topicArn: 'orders' })).toThrow(/^topicArn: must be an SNS topic ARN/);
   });
 });
+
+describe('Publisher concurrency', () => {
+  async function peakInFlight(topicArn: string) {
+    let inFlight = 0;
+    let peak = 0;
+    const client = {
+      send: async (command: PublishBatchCommand) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        const ids = (command.input.PublishBatchRequestEntries ?? []).map((e) => e.Id ?? '');
+        return { Successful: ids.map((id) => ({ Id: id, MessageId: id })), Failed: [] };
+      },
+    } as unknown as SNSClient;
+    const publisher = new Publisher({ topicArn, client });
+    const inputs = Array.from({ length: 100 }, (_, n) => ({
+      type: 'T',
+      data: n,
+      groupId: topicArn.endsWith('.fifo') ? 'g' : undefined,
+    }));
+    const results = await publisher.publishBatch(inputs);
+    expect(results.every((r) => r.ok)).toBe(true);
+    return peak;
+  }
+
+  it('sends up to 4 PublishBatch calls at once on a standard topic', async () => {
+    expect(await peakInFlight(TOPIC)).toBe(4);
+  });
+
+  it('sends one at a time on a FIFO topic, so a message group stays in order', async () => {
+    expect(await peakInFlight(FIFO_TOPIC)).toBe(1);
+  });
+});
