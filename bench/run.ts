@@ -211,12 +211,13 @@ for (const ms of [0, 5]) {
   const messages = quick ? 200 : 600;
   const concurrency = 2;
   const table = await fanoutTable(db);
-  const handler = consumer({
+  const idempotent = consumer({
     idempotency: { tableName: table, client: db },
     handle: async () => {},
     metrics: false,
   });
-  const endToEnd = async () => {
+  const plain = consumer({ idempotency: false, handle: async () => {}, metrics: false });
+  const endToEnd = (handler: typeof plain) => async () => {
     const topicArn = await ensureTopic(sns, `bench-${randomUUID().slice(0, 8)}`);
     const queues = await Promise.all(
       [1, 2, 3].map((n) =>
@@ -305,7 +306,7 @@ for (const ms of [0, 5]) {
     await Promise.all(queues.flatMap((q) => Array.from({ length: concurrency }, () => loop(q.url))));
     return (messages * 3) / ((performance.now() - started) / 1000);
   };
-  const samples = await interleave(rounds, endToEnd, ceiling);
+  const samples = await interleave(rounds, endToEnd(idempotent), ceiling);
   results.push(
     compare(
       'local end-to-end deliveries/s (publish → 3 groups → idempotent handler)',
@@ -315,6 +316,20 @@ for (const ms of [0, 5]) {
       {
         text: '≥ 0.7 of the ceiling',
         met: (r) => r >= 0.7,
+      },
+    ),
+  );
+  // Informative: the same pipeline without the DynamoDB claims shows where the time goes.
+  const withoutDynamo = await interleave(rounds, endToEnd(plain), ceiling);
+  results.push(
+    compare(
+      'the same, idempotency off (where the time goes)',
+      'deliveries/s',
+      'bare receive + delete loop (ceiling)',
+      withoutDynamo,
+      {
+        text: 'informative',
+        met: () => true,
       },
     ),
   );
