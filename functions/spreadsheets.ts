@@ -1,5 +1,5 @@
 import { consumer } from '../lib/index.ts';
-import { failIfAsked } from './shared/demo-faults.ts';
+import { simulateDemoFaults } from './shared/demo-faults.ts';
 import { EffectsLedger } from './shared/effects-ledger.ts';
 import { OrderCancelled, OrderPlaced } from './shared/events.ts';
 
@@ -11,14 +11,14 @@ export const handler = consumer({
     OrderPlaced: {
       schema: OrderPlaced,
       handle: async (order, context) => {
-        failIfAsked(order, context);
+        await simulateDemoFaults(order, context);
         await effects.record(context, `row: placed ${order.orderId} ${order.amount}`);
       },
     },
     OrderCancelled: {
       schema: OrderCancelled,
       handle: async (order, context) => {
-        failIfAsked(order, context);
+        await simulateDemoFaults(order, context);
         await effects.record(context, `row: cancelled ${order.orderId}`);
       },
     },

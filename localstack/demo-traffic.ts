@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
+  ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
+  type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
@@ -331,20 +333,43 @@ export async function checkDemo(
   return checks;
 }
 
-/** Reasons of the dead letters in a DLQ, read without consuming them (visibility 0 returns them at once). */
+/** Every message in a queue, read without consuming it (held for 30 s, then made visible again). */
+export async function readAllMessages(sqs: SQSClient, url: string): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 30,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 0,
+      }),
+    );
+    const fresh = Messages.filter((m) => !seen.has(m.MessageId ?? ''));
+    if (fresh.length === 0) break;
+    for (const m of fresh) seen.set(m.MessageId ?? '', m);
+  }
+  const all = [...seen.values()];
+  for (let i = 0; i < all.length; i += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: all
+          .slice(i, i + 10)
+          .map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+      }),
+    );
+  }
+  return all;
+}
+
+/** Reasons of the dead letters in a DLQ (`redrive` = moved by the queue's redrive policy). */
 async function peekReasons(sqs: SQSClient, url: string): Promise<Map<string, number>> {
   const reasons = new Map<string, number>();
   if (!url) return reasons;
-  const result = await sqs.send(
-    new ReceiveMessageCommand({
-      QueueUrl: url,
-      MaxNumberOfMessages: 10,
-      VisibilityTimeout: 0,
-      MessageAttributeNames: ['All'],
-      WaitTimeSeconds: 0,
-    }),
-  );
-  for (const m of result.Messages ?? []) {
+  for (const m of await readAllMessages(sqs, url)) {
     const reason = m.MessageAttributes?.[POISON_REASON_ATTRIBUTE]?.StringValue ?? 'redrive';
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 
 /** Demo fault injection: the handler fails this many deliveries before it succeeds. */
-const faults = { failuresBeforeSuccess: z.number().int().min(0).optional() };
+const faults = {
+  failuresBeforeSuccess: z.number().int().min(0).optional(),
+  workMs: z.number().int().min(0).optional(),
+};
 
 /** The example app's events (the `data` of each envelope), one schema per event type. */
 export const OrderPlaced = z.object({
