@@ -103,13 +103,14 @@ export interface ConsumerOptions<T = unknown> extends TelemetryOptions {
   readonly backoff?: BackoffOptions | false;
   /**
    * Records are not started once the invocation has less than this many milliseconds left; they are
-   * nacked and come back at once.
+   * nacked and come back at once. Never more than a fifth of the time the batch started with.
    * @default 3000
    */
   readonly deadlineMarginMs?: number;
   /**
    * When the invocation has this many milliseconds left, records still running are nacked and the
-   * batch response is returned, so a hung handler cannot time out the whole batch.
+   * batch response is returned, so a hung handler cannot time out the whole batch. Never more than a
+   * tenth of the time the batch started with.
    * @default 1000
    */
   readonly abandonMarginMs?: number;
@@ -282,16 +283,21 @@ export function consumer<T = unknown>(
       }
     };
 
+    // Margins never take more than a fifth (stop starting) and a tenth (abandon) of the invocation,
+    // so a short function timeout still runs its first records instead of deferring them forever.
+    const budget = remaining();
+    const stopStartingMs = Math.min(deadlineMarginMs, budget * 0.2);
+    const abandonMs = Math.min(abandonMarginMs, budget * 0.1);
     const outcomes = new Map<PreparedRecord, ScheduledOutcome<RecordResult>>();
     const schedule = runScheduled(runnable, {
       laneOf: (p) => (fifo ? (p.record.attributes?.MessageGroupId ?? '') : undefined),
       concurrency,
-      canStart: () => remaining() > deadlineMarginMs,
+      canStart: () => remaining() > stopStartingMs,
       run: runOne,
       failed: (r) => r.kind === 'failed' || r.kind === 'in-progress',
       onOutcome: (p, o) => outcomes.set(p, o),
     });
-    const abandonAfter = remaining() - abandonMarginMs;
+    const abandonAfter = remaining() - abandonMs;
     if (Number.isFinite(abandonAfter)) {
       let timer: NodeJS.Timeout | undefined;
       const abandon = new Promise<void>((resolve) => {

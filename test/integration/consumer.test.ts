@@ -22,6 +22,21 @@ import { envelope, lambdaContext } from '../helpers/sqs-events.ts';
 
 const orderSchema = z.object({ orderId: z.string(), amount: z.number().positive() });
 
+async function oneRecord(queue: Awaited<ReturnType<typeof groupQueue>>['queue']) {
+  await sendEnvelopes(queue, [envelope('OrderPlaced', {})]);
+  const [record] = await receiveExactly(queue, 1);
+  return record;
+}
+
+/** Runs a typed consumer over records that should all be poison; resolves with how many it handled. */
+async function runPoison(group: string, records: Awaited<ReturnType<typeof receiveExactly>>) {
+  let handled = 0;
+  const handler = consumer({ group, idempotency: false, handlers: { OrderPlaced: () => void handled++ } });
+  const response = await handler({ Records: records });
+  expect(response.batchItemFailures).toEqual([]);
+  return handled;
+}
+
 describe('consumer on the emulator', () => {
   it('sends poison records to the DLQ at once with the reason, acks them, and handles the rest', async () => {
     // Prepare
@@ -206,6 +221,49 @@ describe('consumer on the emulator', () => {
       records.filter((r) => started.includes(JSON.parse(r.body).data.n)).map((r) => r.messageId),
     );
     for (const id of nacked) expect(startedIds.has(id)).toBe(false);
+  });
+
+  it('still runs records when the function timeout is shorter than the default margins', async () => {
+    const { queue, group } = await groupQueue();
+    await sendEnvelopes(queue, [envelope('OrderPlaced', { n: 1 }), envelope('OrderPlaced', { n: 2 })]);
+    const records = await receiveExactly(queue, 2);
+    let runs = 0;
+    const handler = consumer({ group, idempotency: false, handle: () => void runs++ });
+    const response = await handler({ Records: records }, lambdaContext(2000)); // margins default to 3 s and 1 s
+    expect(response.batchItemFailures).toEqual([]);
+    expect(runs).toBe(2);
+  });
+
+  it.each([
+    ['an empty body', '', 'unparseable-body'],
+    [
+      'an SNS notification whose Message is not JSON',
+      JSON.stringify({
+        Type: 'Notification',
+        TopicArn: 'arn:aws:sns:us-east-1:000000000000:orders',
+        Message: 'hello',
+      }),
+      'unparseable-body',
+    ],
+    [
+      'an envelope without an id',
+      JSON.stringify({ specversion: '1.0', type: 'OrderPlaced', data: {} }),
+      'invalid-envelope',
+    ],
+    ['a JSON array', '[1,2,3]', 'unknown-type'],
+  ])('dead-letters %s with its reason and handles nothing', async (_name, body, reason) => {
+    const { queue, dlq, group } = await groupQueue();
+    if (body === '') {
+      // SQS refuses empty bodies, so this one can only come from a broken producer: build the record.
+      const records = [{ ...(await oneRecord(queue)), body: '' }];
+      const handled = await runPoison(group, records);
+      expect(handled).toBe(0);
+    } else {
+      await sendRaw(queue, body);
+      expect(await runPoison(group, await receiveExactly(queue, 1))).toBe(0);
+    }
+    const [dead] = await receiveExactly(dlq, 1);
+    expect(dead.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue).toBe(reason);
   });
 
   it('returns before the invocation times out when a handler never resolves, nacking that record', async () => {
