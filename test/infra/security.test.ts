@@ -101,9 +101,12 @@ describe('least privilege, proven on the synthesized template', () => {
           r.Type === 'AWS::SQS::QueuePolicy' &&
           ref((r.Properties as { Queues: unknown }).Queues) === ref([{ Ref: queue }]),
       );
-      const statements = (
-        policy?.Properties as { PolicyDocument: { Statement: (Statement & { Principal: unknown })[] } }
-      ).PolicyDocument.Statement;
+      const statements =
+        (
+          policy?.Properties as
+            | { PolicyDocument: { Statement: (Statement & { Principal: unknown })[] } }
+            | undefined
+        )?.PolicyDocument.Statement ?? [];
       const allows = statements.filter((s) => s.Effect === 'Allow');
       expect(allows).toHaveLength(1);
       expect(allows[0]).toMatchObject({
