@@ -13,12 +13,14 @@ import { queueDepth, receiveRecords } from '../helpers/cloud.ts';
 // Every command end to end through the real entry point, against the run's embedded emulator.
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 const exec = promisify(execFile);
+// Plain text: CI=true would make picocolors colour the output.
+const PLAIN = { ...process.env, NO_COLOR: '1' };
 
 async function fanout(...args: string[]) {
   try {
     const { stdout, stderr } = await exec('node', ['cli/fanout.ts', ...args], {
       cwd: projectRoot,
-      env: process.env,
+      env: PLAIN,
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };

@@ -143,3 +143,42 @@ describe('EventSourceRunner', () => {
     expect(sizes).toEqual([25]);
   });
 });
+
+describe('EventSourceRunner when SQS is unreachable', () => {
+  it('keeps polling without invoking or crashing, and stops cleanly', async () => {
+    const { SQSClient } = await import('@aws-sdk/client-sqs');
+    const unreachable = new SQSClient({
+      endpoint: 'http://127.0.0.1:9',
+      maxAttempts: 1,
+      useQueueUrlAsEndpoint: false,
+    });
+    const reports: InvocationReport[] = [];
+    let attempts = 0;
+    unreachable.middlewareStack.add(
+      (next) => async (args) => {
+        attempts++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'count-attempts' },
+    );
+    const runner = new EventSourceRunner({
+      group: 'down',
+      queueUrl: 'http://127.0.0.1:9/000000000000/down',
+      queueArn: 'arn:aws:sqs:us-east-1:000000000000:down',
+      region: 'us-east-1',
+      handler: () => {
+        throw new Error('must not be invoked');
+      },
+      sqs: unreachable,
+      batchSize: 10,
+      batchingWindowSeconds: 0,
+      maxConcurrency: 1,
+      timeoutSeconds: 5,
+      onInvocation: (r) => reports.push(r),
+    });
+    runner.start();
+    await waitFor(() => attempts >= 3, { what: 'the runner to retry its polls' });
+    await runner.stop();
+    expect(reports).toEqual([]);
+  });
+});
