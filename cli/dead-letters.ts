@@ -1,11 +1,9 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   type Message,
   type MessageAttributeValue,
   PurgeQueueCommand,
-  ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
@@ -17,6 +15,7 @@ import {
   POISON_REASON_ATTRIBUTE,
 } from '../lib/dead-letter-sender.ts';
 import { chunkEntries } from '../lib/publisher.ts';
+import { receiveUpTo, releaseMessages } from '../localstack/queue-inspection.ts';
 import type { GroupAddress } from './target.ts';
 
 /** A dead letter as `fanout dlq peek` shows it. */
@@ -49,39 +48,6 @@ function entryBytes(e: SendMessageBatchRequestEntry): number {
 /** How long received dead letters stay hidden while the CLI works on them, in seconds. */
 const HOLD_SECONDS = 60;
 
-async function receiveUpTo(sqs: SQSClient, queueUrl: string, limit: number): Promise<Message[]> {
-  const seen = new Map<string, Message>();
-  while (seen.size < limit) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(10, limit - seen.size),
-        VisibilityTimeout: HOLD_SECONDS,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
-    if (fresh.length === 0) break;
-    for (const m of fresh) seen.set(m.MessageId ?? '', m);
-  }
-  return [...seen.values()];
-}
-
-async function release(sqs: SQSClient, queueUrl: string, messages: readonly Message[]) {
-  for (let i = 0; i < messages.length; i += 10) {
-    await sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages
-          .slice(i, i + 10)
-          .map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
-      }),
-    );
-  }
-}
-
 function toDeadLetter(m: Message): DeadLetter {
   const at = (ms?: string) => (ms ? new Date(Number(ms)).toISOString() : undefined);
   const attributes = m.Attributes ?? {};
@@ -105,8 +71,8 @@ export async function peekDeadLetters(
   group: GroupAddress,
   limit: number,
 ): Promise<DeadLetter[]> {
-  const messages = await receiveUpTo(sqs, group.dlqUrl, limit);
-  await release(sqs, group.dlqUrl, messages);
+  const messages = await receiveUpTo(sqs, group.dlqUrl, limit, HOLD_SECONDS);
+  await releaseMessages(sqs, group.dlqUrl, messages);
   return messages.map(toDeadLetter);
 }
 
@@ -162,11 +128,16 @@ export async function redriveDeadLetters(
   const fifo = group.queueUrl.endsWith('.fifo');
   const attempted = new Set<string>();
   while (moved.length + failed.length < limit) {
-    const received = await receiveUpTo(sqs, group.dlqUrl, Math.min(10, limit - moved.length - failed.length));
+    const received = await receiveUpTo(
+      sqs,
+      group.dlqUrl,
+      Math.min(10, limit - moved.length - failed.length),
+      HOLD_SECONDS,
+    );
     const later = received.filter(
       (m) => Number(m.Attributes?.SentTimestamp ?? 0) > startedAt || attempted.has(m.MessageId ?? ''),
     );
-    if (later.length > 0) await release(sqs, group.dlqUrl, later);
+    if (later.length > 0) await releaseMessages(sqs, group.dlqUrl, later);
     const batch = received.filter((m) => !later.includes(m));
     if (batch.length === 0) break;
     for (const m of batch) attempted.add(m.MessageId ?? '');
@@ -196,7 +167,7 @@ export async function redriveDeadLetters(
       error: f.Message ?? f.Code ?? 'send failed',
     }));
     if (notSent.length > 0)
-      await release(
+      await releaseMessages(
         sqs,
         group.dlqUrl,
         notSent.map((f) => f.message),

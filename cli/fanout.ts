@@ -82,6 +82,19 @@ program
   });
 
 program
+  .command('bench')
+  .description('run the benchmarks against Powertools and the emulator ceiling (what npm run bench runs)')
+  .option('--quick', 'smaller loads, 2 rounds: a smoke run')
+  .action(async (options: { quick?: boolean }) => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, ['bench/run.ts', ...(options.quick ? ['--quick'] : [])], {
+      cwd: projectRoot,
+      stdio: 'inherit',
+    });
+    process.exitCode = result.status ?? 1;
+  });
+
+program
   .command('topology')
   .description('show the topics and consumer groups of infra/topology.ts as a tree')
   .action(async () => {

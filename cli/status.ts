@@ -1,6 +1,6 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { readQueueDepth } from '../localstack/queue-inspection.ts';
 import type { Target } from './target.ts';
 
 /** One group's figures. */
@@ -36,33 +36,18 @@ export async function readStatus(target: Target): Promise<StackStatus> {
       .filter((g) => target.groups.has(g.name))
       .map(async (g): Promise<GroupStatus> => {
         const address = target.groups.get(g.name);
-        const attributes = async (url: string) =>
-          (
-            await target.sqs.send(
-              new GetQueueAttributesCommand({
-                QueueUrl: url,
-                AttributeNames: [
-                  'ApproximateNumberOfMessages',
-                  'ApproximateNumberOfMessagesNotVisible',
-                  'ApproximateNumberOfMessagesDelayed',
-                ],
-              }),
-            )
-          ).Attributes ?? {};
         const [queue, dlq] = await Promise.all([
-          attributes(address?.queueUrl ?? ''),
-          attributes(address?.dlqUrl ?? ''),
+          readQueueDepth(target.sqs, address?.queueUrl ?? ''),
+          readQueueDepth(target.sqs, address?.dlqUrl ?? ''),
         ]);
         const oldest = cloudwatch ? await oldestMessageAge(cloudwatch, address?.queueUrl ?? '') : undefined;
-        const visible = Number(queue.ApproximateNumberOfMessages ?? 0);
+        const { visible } = queue;
         return {
           group: g.name,
           visible,
-          inFlight: Number(queue.ApproximateNumberOfMessagesNotVisible ?? 0),
-          delayed: Number(queue.ApproximateNumberOfMessagesDelayed ?? 0),
-          deadLetters:
-            Number(dlq.ApproximateNumberOfMessages ?? 0) +
-            Number(dlq.ApproximateNumberOfMessagesNotVisible ?? 0),
+          inFlight: queue.inFlight,
+          delayed: queue.delayed,
+          deadLetters: dlq.visible + dlq.inFlight,
           ...(oldest === undefined ? {} : { oldestMessageSeconds: oldest }),
           fallingBehind:
             visible > g.batchSize * g.maxConcurrency || (oldest ?? 0) > g.alarmOldestMessageSeconds,

@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import {
-  ChangeMessageVisibilityBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { EffectsLedger } from '../functions/shared/effects-ledger.ts';
 import { type Envelope, POISON_REASON_ATTRIBUTE, Publisher, type PublishInput } from '../lib/index.ts';
 import { createSqsClient } from '../lib/queue-address.ts';
 import type { ProvisionedStack } from './provision.ts';
+import { readAllMessages, readQueueDepth } from './queue-inspection.ts';
+
+export { readAllMessages };
 
 /** What the demo published and what it expects every group to end up with. */
 export interface DemoPlan {
@@ -219,21 +215,8 @@ export async function readFigures(
   sqs: SQSClient,
 ): Promise<Map<string, GroupFigures>> {
   const depth = async (url: string) => {
-    const result = await sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    const a = result.Attributes ?? {};
-    return {
-      visible: Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
-      inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-    };
+    const d = await readQueueDepth(sqs, url);
+    return { visible: d.visible + d.delayed, inFlight: d.inFlight };
   };
   const figures = new Map<string, GroupFigures>();
   await Promise.all(
@@ -331,38 +314,6 @@ export async function checkDemo(
     });
   }
   return checks;
-}
-
-/** Every message in a queue, read without consuming it (held for 30 s, then made visible again). */
-export async function readAllMessages(sqs: SQSClient, url: string): Promise<Message[]> {
-  const seen = new Map<string, Message>();
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: url,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 30,
-        MessageAttributeNames: ['All'],
-        MessageSystemAttributeNames: ['All'],
-        WaitTimeSeconds: 0,
-      }),
-    );
-    const fresh = Messages.filter((m) => !seen.has(m.MessageId ?? ''));
-    if (fresh.length === 0) break;
-    for (const m of fresh) seen.set(m.MessageId ?? '', m);
-  }
-  const all = [...seen.values()];
-  for (let i = 0; i < all.length; i += 10) {
-    await sqs.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: url,
-        Entries: all
-          .slice(i, i + 10)
-          .map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
-      }),
-    );
-  }
-  return all;
 }
 
 /** Reasons of the dead letters in a DLQ (`redrive` = moved by the queue's redrive policy). */
