@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishBatchCommand, type PublishBatchRequestEntry, SNSClient } from '@aws-sdk/client-sns';
 import {
   DeleteMessageBatchCommand,
@@ -30,6 +30,7 @@ import {
 } from '../localstack/resources.ts';
 import { powertoolsHandler } from './baselines.ts';
 import { type Comparison, compare, interleave, median, timed } from './harness.ts';
+import { ratioChart } from './ratio-chart.ts';
 import { countRequests } from './request-counter.ts';
 
 const quick = process.argv.includes('--quick');
@@ -333,6 +334,41 @@ for (const ms of [0, 5]) {
       },
     ),
   );
+  // Informative: dynalite's own ceiling for the one conditional write an idempotent delivery needs, at the
+  // same number of concurrent writers. No claim-per-record design can beat this ratio on dynalite.
+  const dynaliteCeiling = async () => {
+    const writes = messages * 3;
+    const claimTable = await fanoutTable(db);
+    let next = 0;
+    const started = performance.now();
+    const writer = async () => {
+      while (next < writes) {
+        const n = next++;
+        await db.send(
+          new PutItemCommand({
+            TableName: claimTable,
+            Item: { pk: { S: `bench#${n}` }, status: { S: 'IN_PROGRESS' } },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: 3 * concurrency }, writer));
+    return writes / ((performance.now() - started) / 1000);
+  };
+  const dynaliteBound = await interleave(rounds, dynaliteCeiling, ceiling);
+  results.push(
+    compare(
+      "dynalite's own ceiling: bare conditional PutItem/s, same concurrency (bounds the first row)",
+      'writes/s',
+      'bare receive + delete loop (ceiling)',
+      dynaliteBound,
+      {
+        text: 'informative',
+        met: () => true,
+      },
+    ),
+  );
   notes.endToEnd = { messages, groups: 3, concurrencyPerGroup: concurrency };
 }
 
@@ -486,6 +522,13 @@ writeFileSync(
   path.join(resultsDir, 'latest.md'),
   `${markdown}\n\n${machine}; SNS requests per published message: ${notes.snsRequestsPerMessage}\n`,
 );
+writeFileSync(
+  path.join(resultsDir, 'ratios.svg'),
+  ratioChart(
+    results,
+    `${machine}; ${rounds} interleaved rounds, medians; npm run bench${quick ? ' -- --quick' : ''}, ${new Date().toISOString().slice(0, 10)}`,
+  ),
+);
 process.stdout.write(
-  `SNS requests per published message: ${notes.snsRequestsPerMessage}\nraw figures: bench/results/latest.json\n`,
+  `SNS requests per published message: ${notes.snsRequestsPerMessage}\nraw figures: bench/results/latest.json, chart: bench/results/ratios.svg\n`,
 );
