@@ -205,18 +205,21 @@ program
   .description(
     'per group: visible, in flight, delayed, DLQ depth, age of oldest message; per topic: subscriptions',
   )
-  .option('--watch', 'refresh every 2 seconds until Ctrl-C')
-  .action(async (options: { watch?: boolean }) => {
+  .option('--watch', 'refresh until Ctrl-C (with --json: one JSON object per line, per refresh)')
+  .option('--interval <seconds>', 'seconds between refreshes with --watch', positive, 2)
+  .action(async (options: { watch?: boolean; interval: number }) => {
     const t = await target();
     for (;;) {
       const status = await readStatus(t);
-      if (globals().json) printJson(status);
-      else {
+      if (globals().json) {
+        if (options.watch) print(JSON.stringify({ at: new Date().toISOString(), ...status }));
+        else printJson(status);
+      } else {
         if (options.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
         print(renderStatus(status));
       }
       if (!options.watch) return;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await new Promise((resolve) => setTimeout(resolve, options.interval * 1000));
     }
   });
 

@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { DeleteMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -229,6 +230,43 @@ describe('fanout CLI', () => {
     expect((await statusOf('audit')).deadLetters).toBe(1);
     expect(await fanoutJson('dlq', 'purge', 'audit', '--yes')).toEqual({ group: 'audit', purged: true });
     expect((await statusOf('audit')).deadLetters).toBe(0);
+  });
+
+  it('status --watch --json prints one JSON line per refresh that follows the queues', async () => {
+    const child = spawn('node', ['cli/fanout.ts', '--json', 'status', '--watch', '--interval', '1'], {
+      cwd: projectRoot,
+      env: PLAIN,
+    });
+    const lines = createInterface({ input: child.stdout });
+    const snapshots: { at: string; groups: { group: string; visible: number }[] }[] = [];
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const auditVisible = (n: number) => snapshots[n].groups.find((g) => g.group === 'audit')?.visible ?? -1;
+    let before = -1;
+    try {
+      let sent = false;
+      for await (const line of lines) {
+        snapshots.push(JSON.parse(line));
+        if (!sent) {
+          before = auditVisible(0);
+          for (const n of [1, 2, 3]) {
+            await sqs.send(
+              new SendMessageCommand({ QueueUrl: queueOf('audit').url, MessageBody: `{"w":${n}}` }),
+            );
+          }
+          sent = true;
+        } else if (auditVisible(snapshots.length - 1) === before + 3) break;
+        if (snapshots.length > 10) throw new Error(`status --watch never showed the 3 new messages: ${line}`);
+      }
+    } finally {
+      child.kill();
+    }
+    expect(stderr).toBe('');
+    expect(snapshots.length).toBeGreaterThanOrEqual(2);
+    expect(auditVisible(snapshots.length - 1)).toBe(before + 3);
+    expect(new Set(snapshots.map((s) => s.at)).size).toBe(snapshots.length); // each line a fresh read
   });
 
   it.each([
