@@ -11,6 +11,7 @@ new FanoutStack(app, app.node.tryGetContext('stackName') ?? process.env.FANOUT_S
   topology,
   projectRoot: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
   alarmEmail: app.node.tryGetContext('alarmEmail'),
+  dashboard: ['true', true].includes(app.node.tryGetContext('dashboard')),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

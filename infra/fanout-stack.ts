@@ -1,5 +1,6 @@
 import {
   CfnOutput,
+  type aws_cloudwatch as cloudwatch,
   aws_iam as iam,
   aws_kms as kms,
   Stack,
@@ -11,6 +12,7 @@ import type { Construct } from 'constructs';
 import { resolveTopology, type TopologyDefinition } from '../lib/topology.ts';
 import { ConsumerGroup } from './constructs/consumer-group.ts';
 import { FanoutTopic } from './constructs/fanout-topic.ts';
+import { GroupsDashboard } from './constructs/groups-dashboard.ts';
 import { PrefixedTable } from './constructs/prefixed-table.ts';
 import { outputDescription, outputKey } from './stack-outputs.ts';
 
@@ -37,6 +39,13 @@ export interface FanoutStackProps extends StackProps {
    * @default true
    */
   readonly effectsTable?: boolean;
+  /**
+   * Create one CloudWatch dashboard of every group (backlog, age of the oldest message, function errors,
+   * all alarms). Off by default: a dashboard is billed per month beyond the free tier, and a stack-wide
+   * dashboard changes whenever a group is added. `cdk deploy -c dashboard=true` turns it on.
+   * @default false
+   */
+  readonly dashboard?: boolean;
 }
 
 /** The whole fan-out stack of a topology: topics, one consumer group per entry, tables, alarms, outputs. */
@@ -46,6 +55,7 @@ export class FanoutStack extends Stack {
   readonly idempotencyTable: PrefixedTable;
   readonly effectsTable?: PrefixedTable;
   readonly alarmTopic?: sns.Topic;
+  readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: FanoutStackProps) {
     super(scope, id, props);
@@ -107,6 +117,7 @@ export class FanoutStack extends Stack {
       });
     }
     this.groups = groups;
+    if (props.dashboard) this.dashboard = new GroupsDashboard(this, 'Dashboard', { groups }).dashboard;
   }
 
   private output(what: string, value: string) {

@@ -53,7 +53,10 @@ export class ConsumerGroup extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly function: nodejs.NodejsFunction;
+  /** Every alarm of the group: dead letters, age of the oldest message, function errors. */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** Alarm on the age of the queue's oldest message (the group is falling behind). */
+  readonly oldestMessageAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ConsumerGroupProps) {
     super(scope, id);
@@ -172,6 +175,12 @@ export class ConsumerGroup extends Construct {
       if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
       return created;
     };
+    this.oldestMessageAlarm = alarm(
+      'OldestMessageAlarm',
+      this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      group.alarmOldestMessageSeconds,
+      `the oldest message is ${group.alarmOldestMessageSeconds} s old or more; the group is falling behind`,
+    );
     this.alarms = [
       alarm(
         'DeadLettersAlarm',
@@ -182,12 +191,7 @@ export class ConsumerGroup extends Construct {
         group.alarmDlqMessages,
         `the DLQ holds ${group.alarmDlqMessages} or more messages; inspect with 'fanout dlq peek ${group.name}'`,
       ),
-      alarm(
-        'OldestMessageAlarm',
-        this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        group.alarmOldestMessageSeconds,
-        `the oldest message is ${group.alarmOldestMessageSeconds} s old or more; the group is falling behind`,
-      ),
+      this.oldestMessageAlarm,
       alarm(
         'FunctionErrorsAlarm',
         this.function.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),

@@ -12,9 +12,9 @@ import type { TopologyDefinition } from '../../lib/topology.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
-function build(definition: TopologyDefinition, nag = false) {
+function build(definition: TopologyDefinition, { nag = false, dashboard = false } = {}) {
   const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'fanout-cdk-')) });
-  const stack = new FanoutStack(app, 'Fanout', { topology: definition, projectRoot });
+  const stack = new FanoutStack(app, 'Fanout', { topology: definition, projectRoot, dashboard });
   if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
@@ -144,6 +144,10 @@ describe('FanoutStack of the example topology', () => {
     expect(alarms.every((a) => Array.isArray(a.AlarmActions) && a.AlarmActions.length === 1)).toBe(true);
   });
 
+  it('creates no dashboard unless asked (it is billed, and would change whenever a group is added)', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+
   it('encrypts every topic and enforces TLS on it', () => {
     const topics = ofType('AWS::SNS::Topic').map(([, r]) => r.Properties ?? {});
     expect(topics).toHaveLength(4); // orders, payments, ledger.fifo, alarms
@@ -169,9 +173,26 @@ describe('FanoutStack of the example topology', () => {
   });
 });
 
+describe('the optional dashboard', () => {
+  it('shows every alarm, and per group its backlog, oldest-message alarm and function figures', () => {
+    const { stack } = build(topology, { dashboard: true });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    expect(body).toContain('fanout alarms');
+    for (const [name, group] of stack.groups) {
+      for (const title of [`${name}: backlog`, `${name}: age of oldest message (s)`, `${name}: function`])
+        expect(body, title).toContain(title);
+      for (const construct of [group.queue, group.deadLetterQueue, group.function, group.oldestMessageAlarm])
+        expect(body, construct.node.path).toContain(stack.getLogicalId(construct.node.defaultChild as never));
+    }
+  });
+});
+
 describe('cdk-nag AwsSolutions', () => {
-  it('reports zero unacknowledged errors on the stack, and every acknowledgement has a reason', () => {
-    const { app } = build(topology, true);
+  it('reports zero unacknowledged errors on the stack (dashboard on), and every acknowledgement has a reason', () => {
+    const { app } = build(topology, { nag: true, dashboard: true });
     expect(() => app.synth()).not.toThrow();
     const acknowledgements: { id: string; reason: string }[] = [];
     const visit = (c: IConstruct) => {
