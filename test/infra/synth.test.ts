@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,5 +24,15 @@ describe('cdk synth', () => {
       (r) => r.Type === 'AWS::Lambda::Function',
     );
     expect(functions).toHaveLength(4);
+    // Each function's bundle loads only the SDK clients a consumer uses: none of the example handlers
+    // publishes, so the SNS client stays out ("sideEffects": false lets esbuild drop the unused publisher).
+    const bundles = readdirSync(out)
+      .filter((name) => name.startsWith('asset.'))
+      .map((name) => readFileSync(path.join(out, name, 'index.mjs'), 'utf8'));
+    expect(bundles).toHaveLength(4);
+    for (const bundle of bundles) {
+      const clients = [...bundle.matchAll(/from\s*"(@aws-sdk\/[\w-]+)"/g)].map((m) => m[1]);
+      expect(new Set(clients)).toEqual(new Set(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs']));
+    }
   }, 180_000);
 });
