@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack, aws_sqs as sqs, Validations } from 'aws-cdk-lib';
@@ -12,9 +12,9 @@ import type { TopologyDefinition } from '../../lib/topology.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
-function build(definition: TopologyDefinition, { nag = false, dashboard = false } = {}) {
+function build(definition: TopologyDefinition, { nag = false, dashboard = false, root = projectRoot } = {}) {
   const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'fanout-cdk-')) });
-  const stack = new FanoutStack(app, 'Fanout', { topology: definition, projectRoot, dashboard });
+  const stack = new FanoutStack(app, 'Fanout', { topology: definition, projectRoot: root, dashboard });
   if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
@@ -216,14 +216,29 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
-describe('adding a consumer group', () => {
+describe('adding a consumer group as the README says', () => {
   it('adds only that group’s resources to the template and changes nothing else', () => {
-    const before = Template.fromStack(build(topology).stack).toJSON().Resources as Resources;
+    // A copy of the project's functions, so that step 2 (add functions/billing.ts) touches no real file;
+    // lib/, node_modules and the lock file are the project's own.
+    const root = mkdtempSync(path.join(tmpdir(), 'fanout-add-group-'));
+    for (const shared of ['lib', 'node_modules', 'package.json', 'package-lock.json', 'tsconfig.json'])
+      symlinkSync(path.join(projectRoot, shared), path.join(root, shared));
+    cpSync(path.join(projectRoot, 'functions'), path.join(root, 'functions'), { recursive: true });
+    const before = Template.fromStack(build(topology, { root }).stack).toJSON().Resources as Resources;
+
+    // Step 1: one entry in the topology. Step 2: its handler, at the default path functions/billing.ts.
     const withBilling: TopologyDefinition = {
       ...topology,
-      groups: { ...topology.groups, billing: { subscribe: ['payments'], handler: 'functions/audit.ts' } },
+      groups: {
+        ...topology.groups,
+        billing: { subscribe: ['payments'], filter: { type: ['PaymentCaptured'] } },
+      },
     };
-    const after = Template.fromStack(build(withBilling).stack).toJSON().Resources as Resources;
+    writeFileSync(
+      path.join(root, 'functions', 'billing.ts'),
+      "import { consumer } from '../lib/index.ts';\nexport const handler = consumer({ handle: async () => {} });\n",
+    );
+    const after = Template.fromStack(build(withBilling, { root }).stack).toJSON().Resources as Resources;
 
     const added = Object.keys(after).filter((id) => !(id in before));
     const removed = Object.keys(before).filter((id) => !(id in after));
@@ -235,15 +250,18 @@ describe('adding a consumer group', () => {
     expect(changed).toEqual([]);
     expect(added.length).toBeGreaterThanOrEqual(10);
     expect(added.every((id) => id.startsWith('Groupbilling'))).toBe(true);
-    const addedTypes = new Set(added.map((id) => after[id].Type));
-    for (const type of [
-      'AWS::SQS::Queue',
-      'AWS::SNS::Subscription',
-      'AWS::Lambda::Function',
-      'AWS::Lambda::EventSourceMapping',
-      'AWS::CloudWatch::Alarm',
-    ]) {
-      expect(addedTypes.has(type), type).toBe(true);
+    const addedTypes = added.map((id) => after[id].Type);
+    for (const [type, count] of [
+      ['AWS::SQS::Queue', 2], // the queue and its DLQ
+      ['AWS::SNS::Subscription', 1],
+      ['AWS::Lambda::Function', 1],
+      ['AWS::Lambda::EventSourceMapping', 1],
+      ['AWS::CloudWatch::Alarm', 3],
+    ] as const) {
+      expect(
+        addedTypes.filter((t) => t === type),
+        type,
+      ).toHaveLength(count);
     }
   });
 });
