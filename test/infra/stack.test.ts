@@ -1,11 +1,11 @@
-import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack, aws_sqs as sqs, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { FanoutStack } from '../../infra/fanout-stack.ts';
 import topology from '../../infra/topology.ts';
 import type { TopologyDefinition } from '../../lib/topology.ts';
@@ -221,23 +221,27 @@ describe('adding a consumer group as the README says', () => {
     // A copy of the project's functions, so that step 2 (add functions/billing.ts) touches no real file;
     // lib/, node_modules and the lock file are the project's own.
     const root = mkdtempSync(path.join(tmpdir(), 'fanout-add-group-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true })); // removes the links, not their targets
     for (const shared of ['lib', 'node_modules', 'package.json', 'package-lock.json', 'tsconfig.json'])
       symlinkSync(path.join(projectRoot, shared), path.join(root, shared));
     cpSync(path.join(projectRoot, 'functions'), path.join(root, 'functions'), { recursive: true });
     const before = Template.fromStack(build(topology, { root }).stack).toJSON().Resources as Resources;
 
-    // Step 1: one entry in the topology. Step 2: its handler, at the default path functions/billing.ts.
+    // Step 1: the topology entry the README shows. Step 2: the handler the README shows, at the default path
+    // functions/billing.ts. Both are read from the README, so the test fails if the README stops working.
+    const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+    const entry = /^\s*(billing: \{.*\}),$/m.exec(readme)?.[1];
+    const handlerSource = /```ts\n(\/\/ functions\/billing\.ts\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(entry, 'the README shows the billing entry').toBeDefined();
+    expect(handlerSource, 'the README shows functions/billing.ts').toBeDefined();
     const withBilling: TopologyDefinition = {
       ...topology,
       groups: {
         ...topology.groups,
-        billing: { subscribe: ['payments'], filter: { type: ['PaymentCaptured'] } },
+        ...(new Function(`return { ${entry} };`)() as TopologyDefinition['groups']),
       },
     };
-    writeFileSync(
-      path.join(root, 'functions', 'billing.ts'),
-      "import { consumer } from '../lib/index.ts';\nexport const handler = consumer({ handle: async () => {} });\n",
-    );
+    writeFileSync(path.join(root, 'functions', 'billing.ts'), handlerSource as string);
     const after = Template.fromStack(build(withBilling, { root }).stack).toJSON().Resources as Resources;
 
     const added = Object.keys(after).filter((id) => !(id in before));
