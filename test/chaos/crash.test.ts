@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
-import { Publisher } from '../../lib/index.ts';
+import { IdempotencyStore, Publisher } from '../../lib/index.ts';
 import { type EmbeddedCloud, startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
 import { LOCAL_TABLES, type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
 import { clients, queueDepth, waitFor } from '../helpers/cloud.ts';
@@ -107,4 +107,64 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     const depth = await queueDepth(stack.groups.get(GROUP)?.queue ?? { name: '', url: '', arn: '' });
     expect(depth).toEqual({ visible: 0, inFlight: 0 });
   }, 180_000);
+
+  it('a crash after the side effect, before the key is settled: applied again once the lease expires, then never', async () => {
+    const group = 'crash-window';
+    const queue = stack.groups.get(group)?.queue ?? { name: '', url: '', arn: '' };
+    const publisher = new Publisher({ topicArn: stack.topics.get(group) ?? '' });
+    const ledger = new EffectsLedger(LOCAL_TABLES.effects);
+    const keyStatus = async (eventId: string) => {
+      const { Item } = await clients().dynamodb.send(
+        new GetItemCommand({
+          TableName: LOCAL_TABLES.idempotency,
+          Key: { pk: { S: IdempotencyStore.tableKey(group, eventId) } },
+          ConsistentRead: true,
+        }),
+      );
+      return Item?.status?.S;
+    };
+
+    // Prepare: one event whose first delivery applies its effect and then SIGKILLs the runner process.
+    const [published] = await publisher.publishBatch([{ type: 'Crash', data: { crashAfterEffect: true } }]);
+    expect(published.ok).toBe(true);
+    const id = published.id;
+    const crashing = startRunner();
+    const signal = await new Promise((resolve) => crashing.once('exit', (_code, signal) => resolve(signal)));
+
+    // The process died between the effect and the settle: applied once, key still IN_PROGRESS (leased).
+    expect(signal).toBe('SIGKILL');
+    expect((await ledger.readAll()).applied.get(`${group}#${id}`)).toBe(1);
+    expect(await keyStatus(id)).toBe('IN_PROGRESS');
+
+    // Act: restart. The message reappears after its visibility timeout; once the 2 s lease has expired
+    // the retry takes the key over and runs the handler again. This is the documented window.
+    const restarted = startRunner();
+    await running(restarted);
+    await waitFor(
+      async () =>
+        (await ledger.readAll()).applied.get(`${group}#${id}`) === 2 && (await keyStatus(id)) === 'COMPLETED',
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the crashed event to be applied again and settled' },
+    );
+
+    // Afterwards the key is COMPLETED: a duplicate delivery of the same event is suppressed. A fresh event
+    // published with it shows when both have been handled.
+    const [duplicate, sentinel] = await publisher.publishBatch([
+      { id, type: 'Crash', data: { crashAfterEffect: true } },
+      { type: 'Crash', data: {} },
+    ]);
+    expect(duplicate.ok && sentinel.ok).toBe(true);
+    await waitFor(
+      async () => {
+        const { applied } = await ledger.readAll();
+        const depth = await queueDepth(queue);
+        return applied.get(`${group}#${sentinel.id}`) === 1 && depth.visible === 0 && depth.inFlight === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the duplicate and the fresh event to be handled' },
+    );
+    // The duplicate asks to crash on its first delivery too: had its handler run, the runner would be dead.
+    expect(restarted.exitCode ?? restarted.signalCode, 'the runner is still alive').toBeNull();
+    expect((await ledger.readAll()).applied.get(`${group}#${id}`)).toBe(2);
+    restarted.kill('SIGTERM');
+    await new Promise((resolve) => restarted.once('exit', resolve));
+  }, 90_000);
 });
