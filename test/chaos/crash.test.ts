@@ -164,6 +164,8 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     // The duplicate asks to crash on its first delivery too: had its handler run, the runner would be dead.
     expect(restarted.exitCode ?? restarted.signalCode, 'the runner is still alive').toBeNull();
     expect((await ledger.readAll()).applied.get(`${group}#${id}`)).toBe(2);
+    // Suppressed as a duplicate, not dead-lettered (same id and same payload, so no payload mismatch).
+    expect(await queueDepth(stack.groups.get(group)?.dlq ?? queue)).toEqual({ visible: 0, inFlight: 0 });
     restarted.kill('SIGTERM');
     await new Promise((resolve) => restarted.once('exit', resolve));
   }, 90_000);
