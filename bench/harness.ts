@@ -31,6 +31,9 @@ export async function interleave(rounds: number, a: () => Promise<number>, b: ()
   return { fanout, baseline };
 }
 
+/** The goal of a row shown for reading only (where the time goes, a bound): never met or missed. */
+export const INFORMATIVE = { text: 'informative', met: () => true } as const;
+
 export function compare(
   measure: string,
   unit: string,

@@ -30,12 +30,13 @@ export function ratioChart(results: readonly Comparison[], caption: string): str
   const rows = results.map((r, n) => {
     const y = LAYOUT.top + n * LAYOUT.rowHeight;
     const end = Number.isFinite(r.ratio) ? x(r.ratio) : one;
-    const colour = /informative/.test(r.goal) ? COLOURS.informative : r.met ? COLOURS.met : COLOURS.missed;
+    const informative = /informative/.test(r.goal);
+    const colour = informative ? COLOURS.informative : r.met ? COLOURS.met : COLOURS.missed;
     const ratio = Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : 'n/a';
     return [
       `<text x="${LAYOUT.labelWidth - 8}" y="${y + 17}" text-anchor="end">${xmlText(shorten(r.measure, 78))}</text>`,
       `<rect x="${Math.min(one, end).toFixed(1)}" y="${y + 5}" width="${Math.max(1, Math.abs(end - one)).toFixed(1)}" height="16" fill="${colour}"/>`,
-      `<text x="${LAYOUT.labelWidth + LAYOUT.plotWidth + 8}" y="${y + 17}">${xmlText(/informative/.test(r.goal) ? `${ratio} (informative)` : `${ratio} (goal ${r.goal})`)}</text>`,
+      `<text x="${LAYOUT.labelWidth + LAYOUT.plotWidth + 8}" y="${y + 17}">${xmlText(informative ? `${ratio} (informative)` : `${ratio} (goal ${r.goal})`)}</text>`,
     ].join('');
   });
   const ticks = [0.1, 0.5, 1, 2, 10].map(
