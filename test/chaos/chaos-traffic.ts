@@ -4,6 +4,7 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Publisher, type PublishInput } from '../../lib/index.ts';
 import type { DemoPlan } from '../../localstack/demo-traffic.ts';
 import type { ProvisionedStack } from '../../localstack/provision.ts';
+import { provisionedGroup } from '../helpers/cloud.ts';
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing chaos run can be replayed by seed. */
 export function seededRandom(seed: number): () => number {
@@ -166,7 +167,7 @@ export async function publishChaos(stack: ProvisionedStack, sqs: SQSClient, size
 
   // Duplicate deliveries: the same envelope sent straight to a group's queue again.
   const redeliver = orders.filter(() => random() < 0.02);
-  const queueUrl = stack.groups.get('spreadsheets')?.queue.url ?? '';
+  const queueUrl = provisionedGroup(stack, 'spreadsheets').queue.url;
   for (let i = 0; i < redeliver.length; i += 10) {
     await sqs.send(
       new SendMessageBatchCommand({

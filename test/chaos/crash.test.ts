@@ -6,7 +6,7 @@ import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import { IdempotencyStore, Publisher } from '../../lib/index.ts';
 import { type EmbeddedCloud, startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
 import { LOCAL_TABLES, type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
-import { clients, queueDepth, waitFor } from '../helpers/cloud.ts';
+import { clients, provisionedGroup, queueDepth, waitFor } from '../helpers/cloud.ts';
 import crashTopology from './crash-topology.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -78,7 +78,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
         const { applied } = await ledger.readAll();
         const mine = [...applied].filter(([k]) => k.startsWith(`${GROUP}#`));
         return mine.length === EVENTS &&
-          (await queueDepth(stack.groups.get(GROUP)?.queue ?? { name: '', url: '', arn: '' })).inFlight === 0
+          (await queueDepth(provisionedGroup(stack, GROUP).queue)).inFlight === 0
           ? mine
           : undefined;
       },
@@ -104,13 +104,13 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     const keys = Items.filter((i) => i.pk?.S?.startsWith(`${GROUP}#`));
     expect(keys).toHaveLength(EVENTS);
     expect(keys.every((i) => i.status?.S === 'COMPLETED')).toBe(true);
-    const depth = await queueDepth(stack.groups.get(GROUP)?.queue ?? { name: '', url: '', arn: '' });
+    const depth = await queueDepth(provisionedGroup(stack, GROUP).queue);
     expect(depth).toEqual({ visible: 0, inFlight: 0 });
   }, 180_000);
 
   it('a crash after the side effect, before the key is settled: applied again once the lease expires, then never', async () => {
     const group = 'crash-window';
-    const queue = stack.groups.get(group)?.queue ?? { name: '', url: '', arn: '' };
+    const { queue, dlq } = provisionedGroup(stack, group);
     const publisher = new Publisher({ topicArn: stack.topics.get(group) ?? '' });
     const ledger = new EffectsLedger(LOCAL_TABLES.effects);
     const keyStatus = async (eventId: string) => {
@@ -165,7 +165,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     expect(restarted.exitCode ?? restarted.signalCode, 'the runner is still alive').toBeNull();
     expect((await ledger.readAll()).applied.get(`${group}#${id}`)).toBe(2);
     // Suppressed as a duplicate, not dead-lettered (same id and same payload, so no payload mismatch).
-    expect(await queueDepth(stack.groups.get(group)?.dlq ?? queue)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queueDepth(dlq)).toEqual({ visible: 0, inFlight: 0 });
     restarted.kill('SIGTERM');
     await new Promise((resolve) => restarted.once('exit', resolve));
   }, 90_000);

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import topology from '../../infra/topology.ts';
 import { createSqsClient, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
 import { type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
-import { queueDepth, receiveRecords } from '../helpers/cloud.ts';
+import { provisionedGroup, queueDepth, receiveRecords } from '../helpers/cloud.ts';
 
 // Every command end to end through the real entry point, against the run's embedded emulator.
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -94,8 +94,8 @@ beforeAll(async () => {
   stack = await provisionTopology(topology);
 });
 
-const queueOf = (group: string) => stack.groups.get(group)?.queue ?? { name: '', url: '', arn: '' };
-const dlqOf = (group: string) => stack.groups.get(group)?.dlq ?? { name: '', url: '', arn: '' };
+const queueOf = (group: string) => provisionedGroup(stack, group).queue;
+const dlqOf = (group: string) => provisionedGroup(stack, group).dlq;
 
 async function deadLetter(group: string, body: string, reason = 'schema-invalid') {
   await sqs.send(

@@ -12,6 +12,7 @@ import {
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { createSqsClient } from '../../lib/index.ts';
 import { toLambdaRecord } from '../../localstack/lambda-event.ts';
+import type { ProvisionedStack } from '../../localstack/provision.ts';
 import { ensureIdempotencyTable, ensureQueue, type QueueRef } from '../../localstack/resources.ts';
 
 /** A name no other test uses (queues, topics and tables share one emulator per run). */
@@ -119,6 +120,14 @@ export async function receiveExactly(queue: QueueRef, count: number, timeoutMs =
 
 export async function sendRaw(queue: QueueRef, body: string, extra: Record<string, unknown> = {}) {
   await clients().sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body, ...extra }));
+}
+
+/** The queue and DLQ provisioned for `group`; throws if the stack has no such group. */
+export function provisionedGroup(stack: ProvisionedStack, group: string): { queue: QueueRef; dlq: QueueRef } {
+  const queues = stack.groups.get(group);
+  if (!queues)
+    throw new Error(`group '${group}' was not provisioned (groups: ${[...stack.groups.keys()].join(', ')})`);
+  return queues;
 }
 
 /** Approximate visible + in-flight counts of a queue. */
