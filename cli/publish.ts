@@ -13,15 +13,36 @@ export interface PublishRequest {
   readonly count: number;
 }
 
+/** Why a payload file cannot be read, in words, from the error `readFileSync` threw. */
+function unreadable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'does not exist';
+  if (code === 'EISDIR') return 'is a directory, not a file';
+  if (code === 'EACCES' || code === 'EPERM') return 'is not readable (permission denied)';
+  return `cannot be read (${code ?? (error as Error).message})`;
+}
+
+/** Reads a payload file; a problem is one line naming the file and the fix, never a stack trace. */
+function readPayloadFile(file: string): string {
+  if (file === '') throw new CliError("no file name after '@'; pass @path/to/payload.json");
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `the payload file ${file} ${unreadable(error)}; pass @ and a readable JSON file, inline JSON or - for stdin`,
+    );
+  }
+}
+
 /** Reads the payload argument: JSON, `@file` or `-` (stdin). */
 export function readPayload(payload: string, stdin: () => string = () => readFileSync(0, 'utf8')): unknown {
-  const text =
-    payload === '-' ? stdin() : payload.startsWith('@') ? readFileSync(payload.slice(1), 'utf8') : payload;
+  const file = payload.startsWith('@') ? payload.slice(1) : undefined;
+  const text = payload === '-' ? stdin() : file !== undefined ? readPayloadFile(file) : payload;
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new CliError(
-      `the payload is not JSON (${(error as Error).message}); pass JSON, @file.json or - for stdin`,
+      `the payload${file !== undefined ? ` in ${file}` : ''} is not JSON (${(error as Error).message}); pass JSON, @file.json or - for stdin`,
     );
   }
 }

@@ -14,6 +14,7 @@ import { ConsumerGroup } from './constructs/consumer-group.ts';
 import { FanoutTopic } from './constructs/fanout-topic.ts';
 import { GroupsDashboard } from './constructs/groups-dashboard.ts';
 import { PrefixedTable } from './constructs/prefixed-table.ts';
+import { handlerFileCheck } from './handler-files.ts';
 import { outputDescription, outputKey } from './stack-outputs.ts';
 
 /** Props of {@link FanoutStack}. */
@@ -59,7 +60,9 @@ export class FanoutStack extends Stack {
 
   constructor(scope: Construct, id: string, props: FanoutStackProps) {
     super(scope, id, props);
-    const topology = resolveTopology(props.topology);
+    const topology = resolveTopology(props.topology, {
+      checkHandlerFile: handlerFileCheck(props.projectRoot),
+    });
 
     const topics = new Map<string, FanoutTopic>();
     for (const topic of topology.topics) {

@@ -3,6 +3,8 @@
  * CloudFormation, `localstack/` provisions it through the SDK, the CLI resolves names from it.
  * This module holds its types, its defaults and its validation; it imports nothing from the CDK.
  */
+import { FanoutError } from './errors.ts';
+import { filterPolicyIssues } from './filter-policy.ts';
 
 /** A topic. A name ending in `.fifo` is a FIFO topic. */
 export interface TopicDefinition {
@@ -124,13 +126,14 @@ export interface Topology {
 }
 
 /** The topology breaks one or more rules; `issues` lists each with the entry, the rule and the value. */
-export class TopologyError extends Error {
-  readonly code = 'FANOUT_TOPOLOGY';
+export class TopologyError extends FanoutError {
   readonly issues: readonly string[];
 
   constructor(issues: readonly string[]) {
-    super(`Invalid topology (infra/topology.ts):\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-    this.name = 'TopologyError';
+    super(
+      'FANOUT_TOPOLOGY',
+      `Invalid topology (infra/topology.ts):\n${issues.map((i) => `  - ${i}`).join('\n')}`,
+    );
     this.issues = issues;
   }
 }
@@ -161,6 +164,18 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 const SNS_NAME_MAX = 256;
 const SQS_NAME_MAX = 80;
 
+/** Options of {@link resolveTopology}. */
+export interface ResolveOptions {
+  /**
+   * Checks a group's handler module, given its path relative to the project root: returns what is wrong
+   * with it (e.g. `does not exist (looked for /app/functions/billing.ts)`), or undefined when it is there.
+   * Synth and local start pass `handlerFileCheck(projectRoot)` from `infra/handler-files.ts`; code that
+   * runs in Lambda never does, so the check never runs there.
+   * @default no check
+   */
+  readonly checkHandlerFile?: (handler: string) => string | undefined;
+}
+
 /** Identity function that types a topology declaration and validates it, failing at load time. */
 export function defineTopology<T extends TopologyDefinition>(definition: T): T {
   resolveTopology(definition);
@@ -168,10 +183,11 @@ export function defineTopology<T extends TopologyDefinition>(definition: T): T {
 }
 
 /**
- * Validates a topology and applies every default.
+ * Validates a topology and applies every default; with `options.checkHandlerFile`, also checks that
+ * every group's handler module is there.
  * @throws TopologyError listing every rule broken, each naming the entry, the rule and the given value.
  */
-export function resolveTopology(definition: TopologyDefinition): Topology {
+export function resolveTopology(definition: TopologyDefinition, options: ResolveOptions = {}): Topology {
   const issues: string[] = [];
   const topics: Topic[] = [];
   const groups: Group[] = [];
@@ -321,14 +337,21 @@ export function resolveTopology(definition: TopologyDefinition): Topology {
       issues.push(
         `${where}: filter must be a non-empty SNS filter policy object, e.g. { type: ['OrderPlaced'] }`,
       );
+    } else if (group.filter !== undefined) {
+      const scope = g.filterScope === 'MessageBody' ? 'MessageBody' : 'MessageAttributes';
+      issues.push(...filterPolicyIssues(group.filter, scope, where));
     }
-    if (
-      group.handler !== undefined &&
-      (typeof group.handler !== 'string' || !/\.(ts|js|mts|mjs)$/.test(group.handler))
-    ) {
+    const handler = group.handler ?? `functions/${name}.ts`;
+    if (typeof handler !== 'string' || !/\.(ts|js|mts|mjs)$/.test(handler)) {
       issues.push(
-        `${where}: handler must be a path to a .ts or .js module (given ${JSON.stringify(group.handler)})`,
+        `${where}: handler must be a path to a .ts or .js module (given ${JSON.stringify(handler)})`,
       );
+    } else {
+      const problem = options.checkHandlerFile?.(handler);
+      if (problem)
+        issues.push(
+          `${where}: handler ${handler} ${problem}; create it exporting handler = consumer({ … }), or set handler to an existing module`,
+        );
     }
 
     groups.push({
@@ -338,7 +361,7 @@ export function resolveTopology(definition: TopologyDefinition): Topology {
       fifo,
       queueName,
       dlqName,
-      handler: group.handler ?? `functions/${name}.ts`,
+      handler,
       visibilityTimeoutSeconds,
     } as Group);
   }

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { handlerFileCheck } from '../infra/handler-files.ts';
 import { createSqsClient } from '../lib/queue-address.ts';
-import type { TopologyDefinition } from '../lib/topology.ts';
+import { resolveTopology, type TopologyDefinition } from '../lib/topology.ts';
 import { type EmbeddedCloud, type EmbeddedCloudOptions, startEmbeddedCloud } from './embedded-cloud.ts';
 import { EventSourceRunner, type InvocationReport, type SqsLambdaHandler } from './event-source-runner.ts';
 import { LOCAL_TABLES, type ProvisionedStack, provisionTopology } from './provision.ts';
@@ -40,6 +41,8 @@ export interface LocalStack {
  * by an event-source runner with the group's batch settings.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  // The whole topology, handler files included, is checked before anything starts.
+  resolveTopology(options.topology, { checkHandlerFile: handlerFileCheck(options.projectRoot) });
   const cloud = options.embedded === false ? undefined : await startEmbeddedCloud(options.embedded ?? {});
   try {
     if (cloud) Object.assign(process.env, cloud.env);

@@ -1,15 +1,27 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { FanoutStack } from '../../infra/fanout-stack.ts';
+import { handlerFileCheck } from '../../infra/handler-files.ts';
 import topology from '../../infra/topology.ts';
-import { resolveTopology, type TopologyDefinition, TopologyError } from '../../lib/topology.ts';
+import {
+  type ResolveOptions,
+  resolveTopology,
+  type TopologyDefinition,
+  TopologyError,
+} from '../../lib/topology.ts';
+import { startLocalStack } from '../../localstack/local-stack.ts';
 
 const base: TopologyDefinition = {
   topics: { orders: {}, 'ledger.fifo': {} },
   groups: { audit: { subscribe: ['orders'] } },
 };
 
-function issuesOf(definition: unknown): readonly string[] {
+function issuesOf(definition: unknown, options?: ResolveOptions): readonly string[] {
   try {
-    resolveTopology(definition as TopologyDefinition);
+    resolveTopology(definition as TopologyDefinition, options);
   } catch (error) {
     expect(error).toBeInstanceOf(TopologyError);
     return (error as TopologyError).issues;
@@ -182,5 +194,230 @@ describe('resolveTopology', () => {
       /^Invalid topology \(infra\/topology.ts\):\n {2}- group 'audit'/,
     );
     expect(issuesOf(definition)).toHaveLength(2);
+  });
+});
+
+describe('resolveTopology: SNS filter policies', () => {
+  const withFilter = (filter: object, filterScope?: string) =>
+    withGroup({ subscribe: ['orders'], filter, ...(filterScope ? { filterScope } : {}) });
+  const values = (n: number, name = 'v') => Array.from({ length: n }, (_, i) => `${name}${i}`);
+
+  it.each([
+    [
+      'a scalar instead of an array',
+      withFilter({ type: 'OrderPlaced' }),
+      `group 'audit': filter key 'type' must be an array of values (given "OrderPlaced"); write type: ["OrderPlaced"]`,
+    ],
+    [
+      'a misspelt operator',
+      withFilter({ type: [{ prefx: 'Order' }] }),
+      `group 'audit': filter key 'type' uses unknown operator 'prefx' (given {"prefx":"Order"}); did you mean 'prefix'? SNS operators: prefix, suffix, equals-ignore-case, anything-but, numeric, exists, cidr`,
+    ],
+    [
+      'an operator SNS does not have (wildcard is EventBridge only)',
+      withFilter({ type: [{ wildcard: 'Order*' }] }),
+      `group 'audit': filter key 'type' uses unknown operator 'wildcard' (given {"wildcard":"Order*"}); SNS operators: prefix, suffix, equals-ignore-case, anything-but, numeric, exists, cidr`,
+    ],
+    [
+      'more than 5 keys',
+      withFilter({
+        type: ['A'],
+        source: ['shop'],
+        region: ['eu'],
+        tier: ['gold'],
+        channel: ['web'],
+        country: ['fr'],
+      }),
+      `group 'audit': filter must have at most 5 keys (given 6: type, source, region, tier, channel, country); drop some and check them in the handler`,
+    ],
+    [
+      'more than 150 value combinations',
+      withFilter({ type: values(6, 'Type'), region: values(30, 'region-') }),
+      `group 'audit': filter must have at most 150 value combinations (given 180 from type ×6, region ×30); list fewer values, or match them with prefix or anything-but`,
+    ],
+    [
+      'a numeric comparison with a string',
+      withFilter({ amount: [{ numeric: ['>', 'ten'] }] }),
+      `group 'audit': filter key 'amount' has operator 'numeric', which takes a comparison (=, <, <=, >, >=) and a number, or a range from low to high, e.g. { numeric: [">=", 100] } or { numeric: [">", 0, "<=", 150] } (given {"numeric":[">","ten"]})`,
+    ],
+    [
+      'an empty array',
+      withFilter({ type: [] }),
+      "group 'audit': filter key 'type' must list at least one value (given []); add a value, or remove the key to match any",
+    ],
+    [
+      'a nested object on message attributes',
+      withFilter({ data: { amount: [1] } }),
+      `group 'audit': filter key 'data' is a nested object (given {"amount":[1]}); message attributes take an array of values, nesting needs filterScope: 'MessageBody'`,
+    ],
+    [
+      'two operators in one object',
+      withFilter({ type: [{ prefix: 'Order', suffix: 'Placed' }] }),
+      `group 'audit': filter key 'type' has an operator object with 2 operators (given {"prefix":"Order","suffix":"Placed"}); put exactly one operator in each object, e.g. [{ prefix: "a" }, { suffix: "b" }]`,
+    ],
+    [
+      'exists that is not a boolean',
+      withFilter({ coupon: [{ exists: 'yes' }] }),
+      `group 'audit': filter key 'coupon' has operator 'exists', which takes true or false, e.g. { exists: true } (given {"exists":"yes"})`,
+    ],
+    [
+      'a nested array as a value',
+      withFilter({ type: [['A', 'B']] }),
+      `group 'audit': filter key 'type' has a value SNS cannot match (given ["A","B"]); use a string, a number, true, false, null or an operator object like { prefix: "Order" }`,
+    ],
+    [
+      'a nested key that is not an array, in the body scope (the path is named)',
+      withFilter({ data: { status: 'paid' } }, 'MessageBody'),
+      `group 'audit': filter key 'data.status' must be an array of values (given "paid"); write status: ["paid"]`,
+    ],
+    [
+      'an $or with one branch',
+      withFilter({ $or: [{ type: ['A'] }] }),
+      `group 'audit': filter key '$or' must list at least 2 non-empty policies (given [{"type":["A"]}]); e.g. $or: [{ type: ["OrderPlaced"] }, { source: ["shop"] }]`,
+    ],
+  ])('rejects %s, naming the group, the key, the value and the fix', (_name, definition, message) => {
+    expect(issuesOf(definition)).toContain(message);
+  });
+
+  it.each([
+    ['numeric with an unknown comparison', { numeric: ['~', 1] }],
+    ['numeric without its number', { numeric: ['>'] }],
+    ['numeric as a bare number', { numeric: 5 }],
+    ['a numeric range from high to low', { numeric: ['>', 100, '<', 10] }],
+    ['a numeric range with two lower bounds', { numeric: ['>', 1, '>', 2] }],
+    ['a numeric range with the upper bound first', { numeric: ['<', 10, '>', 1] }],
+    ['prefix that is not a string', { prefix: 5 }],
+    ['equals-ignore-case that is a list', { 'equals-ignore-case': ['a'] }],
+    ['anything-but with an empty list', { 'anything-but': [] }],
+    ['anything-but with an unsupported nested operator', { 'anything-but': { suffix: 'ed' } }],
+    ['cidr without a mask', { cidr: '10.0.0.0' }],
+    ['cidr with an octet above 255', { cidr: '10.0.0.300/24' }],
+    ['cidr with a mask above 32', { cidr: '10.0.0.0/33' }],
+  ])('rejects %s, naming the group, the key and the operator', (_name, operator) => {
+    const [issue, ...rest] = issuesOf(withFilter({ amount: [operator] }));
+    expect(rest).toEqual([]);
+    const [op] = Object.keys(operator);
+    expect(issue).toMatch(
+      new RegExp(`^group 'audit': filter key 'amount' has operator '${op}', which takes .* \\(given .*\\)$`),
+    );
+    expect(issue).toContain(JSON.stringify(operator));
+  });
+
+  it('accepts a complex valid policy: prefix, anything-but, a numeric range, exists, cidr, $or', () => {
+    const filter = {
+      type: [{ prefix: 'Order' }, 'PaymentCaptured'],
+      status: [{ 'anything-but': ['cancelled', 'refunded'] }],
+      amount: [{ numeric: ['>=', 0, '<', 1000] }, { numeric: ['=', 5000] }],
+      coupon: [{ exists: true }],
+      $or: [{ ip: [{ cidr: '10.0.0.0/24' }, { cidr: '2001:db8::/32' }] }, { channel: [{ suffix: '-web' }] }],
+    };
+    const { groups } = resolveTopology(withFilter(filter));
+    expect(groups[0].filter).toEqual(filter);
+    expect(() =>
+      resolveTopology(
+        withFilter({
+          status: [{ 'anything-but': { prefix: 'test-' } }, { 'anything-but': 3 }],
+          region: [{ 'equals-ignore-case': 'EU' }, null, true, 1.5],
+        }),
+      ),
+    ).not.toThrow();
+  });
+
+  it('accepts a nested policy on the message body, and refuses the same policy on attributes', () => {
+    const filter = {
+      type: ['OrderPlaced'],
+      data: { amount: [{ numeric: ['>', 100] }], customer: { tier: ['gold', 'silver'] } },
+    };
+    expect(resolveTopology(withFilter(filter, 'MessageBody')).groups[0].filterScope).toBe('MessageBody');
+    expect(issuesOf(withFilter(filter))).toEqual([
+      expect.stringMatching(/^group 'audit': filter key 'data' is a nested object/),
+    ]);
+  });
+
+  it('counts combinations as SNS does: each array times its nesting depth, $or branches added', () => {
+    // 80 values at the top level: 80 combinations; the same 80 one level down count twice (160).
+    expect(() => resolveTopology(withFilter({ type: values(80) }, 'MessageBody'))).not.toThrow();
+    expect(issuesOf(withFilter({ data: { type: values(80) } }, 'MessageBody'))).toEqual([
+      expect.stringMatching(
+        /^group 'audit': filter must have at most 150 value combinations \(given 160 from data\.type ×160\)/,
+      ),
+    ]);
+    // The SNS guide's example: 4 values three levels down, 3 values two levels down: 3 × 4 × 2 × 3 = 72.
+    const guide = { key_a: { key_b: { key_c: values(4) } }, key_d: { key_e: values(3) } };
+    expect(() => resolveTopology(withFilter(guide, 'MessageBody'))).not.toThrow();
+    // $or: 75 + 75 = 150 passes (a product would be 5625); 76 + 75 does not.
+    expect(() => resolveTopology(withFilter({ $or: [{ a: values(75) }, { b: values(75) }] }))).not.toThrow();
+    expect(issuesOf(withFilter({ $or: [{ a: values(76) }, { b: values(75) }] }))).toEqual([
+      expect.stringMatching(
+        /^group 'audit': filter .* \(given 151 from \$or\[0\]\.a ×76, \$or\[1\]\.b ×75\)/,
+      ),
+    ]);
+  });
+
+  it('accepts the 150-combination and 5-key limits exactly', () => {
+    expect(() =>
+      resolveTopology(withFilter({ a: values(5), b: values(5), c: values(6), d: ['x'], e: ['y'] })),
+    ).not.toThrow();
+  });
+});
+
+describe('resolveTopology: handler files (the check synth and local start run)', () => {
+  const projectRoot = path.resolve(import.meta.dirname, '../..');
+  const checkHandlerFile = handlerFileCheck(projectRoot);
+
+  it('accepts the example topology, every handler being there', () => {
+    expect(resolveTopology(topology, { checkHandlerFile }).groups).toHaveLength(4);
+  });
+
+  it('rejects a handler file that does not exist, naming the group, the path and the fix', () => {
+    const definition = withGroup({ subscribe: ['orders'], handler: 'functions/billing.ts' });
+    expect(issuesOf(definition, { checkHandlerFile })).toEqual([
+      `group 'audit': handler functions/billing.ts does not exist (looked for ${path.join(projectRoot, 'functions/billing.ts')}); create it exporting handler = consumer({ … }), or set handler to an existing module`,
+    ]);
+  });
+
+  it('checks the default path functions/<group>.ts too', () => {
+    const definition = { topics: base.topics, groups: { billing: { subscribe: ['orders'] } } };
+    expect(issuesOf(definition, { checkHandlerFile })).toEqual([
+      expect.stringMatching(/^group 'billing': handler functions\/billing\.ts does not exist \(looked for /),
+    ]);
+  });
+
+  it('rejects a handler path that is a directory', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'fanout-handlers-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(path.join(root, 'functions', 'audit.ts'), { recursive: true });
+    writeFileSync(path.join(root, 'functions', 'billing.ts'), 'export const handler = () => {};\n');
+    const definition = {
+      topics: base.topics,
+      groups: { audit: { subscribe: ['orders'] }, billing: { subscribe: ['orders'] } },
+    };
+    expect(issuesOf(definition, { checkHandlerFile: handlerFileCheck(root) })).toEqual([
+      `group 'audit': handler functions/audit.ts is a directory, not a module (${path.join(root, 'functions', 'audit.ts')}); create it exporting handler = consumer({ … }), or set handler to an existing module`,
+    ]);
+  });
+
+  it('does not look for files without the check (as in Lambda, where only the bundle exists)', () => {
+    const definition = withGroup({ subscribe: ['orders'], handler: 'functions/billing.ts' });
+    expect(resolveTopology(definition).groups[0].handler).toBe('functions/billing.ts');
+  });
+});
+
+describe('a handler file that does not exist fails synth and local start', () => {
+  const projectRoot = path.resolve(import.meta.dirname, '../..');
+  const withBilling = { ...topology, groups: { ...topology.groups, billing: { subscribe: ['payments'] } } };
+  const message =
+    /group 'billing': handler functions\/billing\.ts does not exist \(looked for .*\); create it/;
+
+  it('at synth (new FanoutStack)', () => {
+    expect(() => new FanoutStack(new App(), 'Fanout', { topology: withBilling, projectRoot })).toThrow(
+      message,
+    );
+  });
+
+  it('at start (startLocalStack), before anything is started', async () => {
+    await expect(startLocalStack({ topology: withBilling, projectRoot, embedded: false })).rejects.toThrow(
+      message,
+    );
   });
 });
