@@ -78,6 +78,18 @@ export class ConsumerGroup extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: group.maxReceiveCount },
     });
 
+    // Only the subscribed topics may send to the queue.
+    const { policyDependable } = this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': group.subscribe.map((t) => props.topics.get(t)?.topicArn) },
+        },
+      }),
+    );
+
     for (const topicName of group.subscribe) {
       const topic = props.topics.get(topicName);
       if (!topic) throw new Error(`group '${group.name}': topic '${topicName}' is not in the stack`);
@@ -93,19 +105,9 @@ export class ConsumerGroup extends Construct {
         cfn.filterPolicy = group.filter;
         cfn.filterPolicyScope = group.filterScope;
       }
-      subscription.node.addDependency(this.queue);
+      // Subscribe once the queue policy lets the topic send (the endpoint's GetAtt already orders the queue).
+      if (policyDependable) subscription.node.addDependency(policyDependable);
     }
-    // Only the subscribed topics may send to the queue.
-    this.queue.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
-        actions: ['sqs:SendMessage'],
-        resources: [this.queue.queueArn],
-        conditions: {
-          ArnEquals: { 'aws:SourceArn': group.subscribe.map((t) => props.topics.get(t)?.topicArn) },
-        },
-      }),
-    );
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
