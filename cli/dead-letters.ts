@@ -2,21 +2,17 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   type Message,
-  type MessageAttributeValue,
   PurgeQueueCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import {
-  POISON_DETAIL_ATTRIBUTE,
-  POISON_GROUP_ATTRIBUTE,
-  POISON_REASON_ATTRIBUTE,
-} from '../lib/dead-letter-sender.ts';
+import { deadLetterReason, redriveMessage, sqsMessageBytes } from '../lib/dead-letter-format.ts';
 import { chunkEntries } from '../lib/publisher.ts';
+import { parseQueueArn } from '../lib/queue-address.ts';
 import { receiveUpTo, releaseMessages } from '../localstack/queue-inspection.ts';
-import type { GroupAddress } from './target.ts';
+import { CliError, type GroupAddress } from './target.ts';
 
 /** A dead letter as `fanout dlq peek` shows it. */
 export interface DeadLetter {
@@ -26,24 +22,14 @@ export interface DeadLetter {
   /** Why it is dead: the consumer's poison reason, or `max-receives` (the queue's redrive policy). */
   readonly reason: string;
   readonly detail?: string;
+  /** The consumer group that dead-lettered it (fanout's copies only). */
+  readonly group?: string;
   readonly sentAt?: string;
   readonly firstReceivedAt?: string;
 }
 
 /** SendMessageBatch takes at most 256 KiB in all on a queue with the default size limit. */
 const SEND_BATCH_BYTES = 262_144;
-
-function entryBytes(e: SendMessageBatchRequestEntry): number {
-  let bytes = Buffer.byteLength(e.MessageBody ?? '');
-  for (const [name, value] of Object.entries(e.MessageAttributes ?? {})) {
-    bytes +=
-      Buffer.byteLength(name) +
-      Buffer.byteLength(value.DataType ?? '') +
-      Buffer.byteLength(value.StringValue ?? '');
-    bytes += value.BinaryValue?.length ?? 0;
-  }
-  return bytes;
-}
 
 /** How long received dead letters stay hidden while the CLI works on them, in seconds. */
 const HOLD_SECONDS = 60;
@@ -55,8 +41,7 @@ function toDeadLetter(m: Message): DeadLetter {
     messageId: m.MessageId ?? '',
     body: m.Body ?? '',
     receiveCount: Number(attributes.ApproximateReceiveCount ?? 0),
-    reason: m.MessageAttributes?.[POISON_REASON_ATTRIBUTE]?.StringValue ?? 'max-receives',
-    detail: m.MessageAttributes?.[POISON_DETAIL_ATTRIBUTE]?.StringValue,
+    ...deadLetterReason(m),
     sentAt: at(attributes.SentTimestamp),
     firstReceivedAt: at(attributes.ApproximateFirstReceiveTimestamp),
   };
@@ -89,10 +74,42 @@ export interface RedriveResult {
 }
 
 /**
+ * True when an error from StartMessageMoveTask says the endpoint has no move tasks at all: an AWS-style
+ * `InvalidAction` / `UnknownOperation` / `NotImplemented` error (fauxqs answers 400 `InvalidAction`
+ * "Unknown action: StartMessageMoveTask"), HTTP 501 (LocalStack's "not yet implemented"), or a 500 whose
+ * body is not an AWS error at all (moto answers a bare HTML "Internal Server Error" page, which the SDK
+ * cannot parse). Everything else (AccessDenied, a real InternalError, throttling, a bad ARN) is not.
+ */
+export function moveTasksUnsupported(error: unknown): boolean {
+  const e = error as {
+    name?: string;
+    Code?: string;
+    __type?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === 501) return true;
+  const codes = [e?.name, e?.Code, e?.__type?.split('#').pop()].filter(Boolean) as string[];
+  const unsupported =
+    /^(InvalidAction|UnknownOperation(Exception)?|UnsupportedOperation(Exception)?|NotImplemented(Exception)?)$/;
+  if (codes.some((code) => unsupported.test(code))) return true;
+  const message = e?.message ?? '';
+  if (/\bnot (yet |been )?implemented\b|\bunknown (action|operation)\b/i.test(message)) return true;
+  // The SDK could not read the answer as an AWS error: not an AWS service (an emulator's bare 500 page).
+  return status === 500 && /Deserialization error/.test(message);
+}
+
+/**
  * Moves dead letters back to the group's queue. Without a limit, an SQS message move task is used
- * where the endpoint supports it; otherwise (a limit, or an emulator without move tasks) each batch is
- * received from the DLQ, sent to the queue, and deleted from the DLQ only once the send succeeded.
- * A failed send leaves its message in the DLQ (made visible again): nothing is lost.
+ * where the endpoint supports it; otherwise (a limit, or an endpoint without move tasks, see
+ * {@link moveTasksUnsupported}) each batch is received from the DLQ, sent to the queue, and deleted
+ * from the DLQ only once the send succeeded. A failed send leaves its message in the DLQ (made visible
+ * again): nothing is lost. Any other error starting the move task (e.g. AccessDenied) is a CliError:
+ * nothing is moved, and nothing falls back to copying silently.
+ *
+ * A copy sends {@link redriveMessage}: the original body and attributes exactly (fanout's marks removed,
+ * a packed copy unpacked), plus `id` for a plain-JSON body that had none, so its idempotency key holds.
  */
 export async function redriveDeadLetters(
   sqs: SQSClient,
@@ -105,8 +122,15 @@ export async function redriveDeadLetters(
         new StartMessageMoveTaskCommand({ SourceArn: group.dlqArn, DestinationArn: group.queueArn }),
       );
       return { method: 'move-task', moved: [], failed: [], undeleted: [], taskHandle: TaskHandle };
-    } catch {
-      // Not supported here (the embedded emulator has no move tasks): copy instead.
+    } catch (error) {
+      // Not supported here (the embedded emulator has no move tasks): copy instead. Anything else is real.
+      if (!moveTasksUnsupported(error)) {
+        const e = error as { name?: string; message?: string };
+        const why = `${e.name ?? 'Error'}: ${String(e.message ?? error).split('\n')[0]}`;
+        throw new CliError(
+          `cannot start an SQS message move task from ${queueName(group.dlqArn)} to ${queueName(group.queueArn)} (${why}); nothing was moved. Fix the cause (e.g. allow sqs:StartMessageMoveTask), or pass --limit N to copy instead`,
+        );
+      }
     }
   }
   // Only what is dead now: letters that land in the DLQ during the redrive (e.g. a poison message
@@ -141,7 +165,16 @@ export async function redriveDeadLetters(
     const batch = received.filter((m) => !later.includes(m));
     if (batch.length === 0) break;
     for (const m of batch) attempted.add(m.MessageId ?? '');
-    const entries = batch.map((m, n) => copyEntry(m, String(n), fifo));
+    // A message whose copy cannot be restored (a damaged packed attribute) stays in the DLQ, reported.
+    const unreadable: { message: Message; error: string }[] = [];
+    const entries: SendMessageBatchRequestEntry[] = [];
+    batch.forEach((m, n) => {
+      try {
+        entries.push(copyEntry(m, String(n), fifo));
+      } catch (error) {
+        unreadable.push({ message: m, error: (error as Error).message });
+      }
+    });
     const result: {
       Successful: { Id?: string }[];
       Failed: { Id?: string; Message?: string; Code?: string }[];
@@ -149,7 +182,7 @@ export async function redriveDeadLetters(
       Successful: [],
       Failed: [],
     };
-    const sized = entries.map((entry) => ({ entry, bytes: entryBytes(entry) }));
+    const sized = entries.map((entry) => ({ entry, bytes: sqsMessageBytes(entry) }));
     for (const chunk of chunkEntries(sized, SEND_BATCH_BYTES).map((c) => c.map((s) => s.entry))) {
       try {
         const sentChunk = await sqs.send(
@@ -162,10 +195,13 @@ export async function redriveDeadLetters(
       }
     }
     const sent = (result.Successful ?? []).map((s) => batch[Number(s.Id)]);
-    const notSent = (result.Failed ?? []).map((f) => ({
-      message: batch[Number(f.Id)],
-      error: f.Message ?? f.Code ?? 'send failed',
-    }));
+    const notSent = [
+      ...unreadable,
+      ...(result.Failed ?? []).map((f) => ({
+        message: batch[Number(f.Id)],
+        error: f.Message ?? f.Code ?? 'send failed',
+      })),
+    ];
     if (notSent.length > 0)
       await releaseMessages(
         sqs,
@@ -211,19 +247,13 @@ async function deleteAll(
   return deleted;
 }
 
-/** The message to send back: the original body and attributes, without the consumer's poison marks. */
+function queueName(arn: string): string {
+  return parseQueueArn(arn)?.name ?? arn;
+}
+
+/** The message to send back: the original body and attributes (see {@link redriveMessage}). */
 function copyEntry(m: Message, id: string, fifo: boolean): SendMessageBatchRequestEntry {
-  const attributes: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries(m.MessageAttributes ?? {})) {
-    if (
-      name === POISON_REASON_ATTRIBUTE ||
-      name === POISON_DETAIL_ATTRIBUTE ||
-      name === POISON_GROUP_ATTRIBUTE
-    )
-      continue;
-    attributes[name] = value;
-  }
-  const entry: SendMessageBatchRequestEntry = { Id: id, MessageBody: m.Body, MessageAttributes: attributes };
+  const entry: SendMessageBatchRequestEntry = { Id: id, ...redriveMessage(m) };
   if (fifo) {
     entry.MessageGroupId = m.Attributes?.MessageGroupId ?? 'redrive';
     // A redrive re-run within 5 minutes sends the same id: SQS drops the copy.

@@ -1,5 +1,4 @@
-/** The longest visibility timeout SQS accepts, in seconds (12 hours). */
-export const SQS_MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
+import { SQS_MAX_VISIBILITY_TIMEOUT_SECONDS } from './aws-limits.ts';
 
 /**
  * Exponential backoff with "equal jitter": the delay for `attempt` (1-based) is

@@ -1,21 +1,18 @@
 import {
   GetQueueAttributesCommand,
-  type MessageAttributeValue,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import { SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from './aws-limits.ts';
+import { Coalescer } from './consumer/coalescer.ts';
+import { retryUntilDone } from './consumer/effect-retry.ts';
+import { deadLetterCopy, sqsMessageBytes } from './dead-letter-format.ts';
 import { queueUrlFromArn } from './queue-address.ts';
 
-/** Message attribute that carries why a record was dead-lettered. */
-export const POISON_REASON_ATTRIBUTE = 'fanout.poison.reason';
-/** Message attribute that carries the error message, cut to 1,000 characters. */
-export const POISON_DETAIL_ATTRIBUTE = 'fanout.poison.detail';
-/** Message attribute that names the consumer group that gave up on the record. */
-export const POISON_GROUP_ATTRIBUTE = 'fanout.group';
-const MAX_ATTRIBUTES = 10;
-const MAX_DETAIL = 1000;
+/** Longest wait of a poison record before its SendMessageBatch call goes out, in ms. */
+export const DEAD_LETTER_LINGER_MS = 20;
 
 /** A record to dead-letter at once, and why. */
 export interface PoisonRecord {
@@ -25,93 +22,141 @@ export interface PoisonRecord {
 }
 
 /**
- * Sends poison records to the group's DLQ with the reason in message attributes.
- * The DLQ is the one configured, or else the one in the source queue's redrive policy
- * (looked up once per queue and cached).
+ * Finds a group's DLQ: the one configured, or else the one in the source queue's redrive policy
+ * (looked up once per queue and cached for the life of the process).
  */
-export class DeadLetterSender {
+export class DeadLetterQueueLocator {
   private readonly urls = new Map<string, Promise<string | undefined>>();
   private readonly sqs: SQSClient;
-  private readonly group: string;
   private readonly configuredUrl: string | undefined;
 
-  constructor(sqs: SQSClient, group: string, configuredUrl?: string) {
+  constructor(sqs: SQSClient, configuredUrl?: string) {
     this.sqs = sqs;
-    this.group = group;
     this.configuredUrl = configuredUrl;
   }
 
-  /** Sends every record it can; resolves with the message ids that reached the DLQ. */
-  async send(poison: readonly PoisonRecord[]): Promise<Set<string>> {
-    const sent = new Set<string>();
-    if (poison.length === 0) return sent;
-    const url = await this.deadLetterQueueUrl(poison[0].record);
-    if (!url) return sent;
-    for (let i = 0; i < poison.length; i += 10) {
-      const chunk = poison.slice(i, i + 10);
-      const entries = chunk.map((p, n) => this.entry(p, String(n)));
-      try {
-        const result = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }));
-        for (const ok of result.Successful ?? []) sent.add(chunk[Number(ok.Id)].record.messageId);
-      } catch {
-        // The records stay nacked; the queue's redrive policy dead-letters them after maxReceiveCount.
-      }
-    }
-    return sent;
-  }
-
-  /** The DLQ URL for records of `record`'s source queue, `undefined` when the queue has none. */
-  deadLetterQueueUrl(record: Pick<SQSRecord, 'eventSourceARN'>): Promise<string | undefined> {
+  /** The DLQ URL for records of `sourceArn`, `undefined` when the queue has none. */
+  urlFor(sourceArn: string, signal?: AbortSignal): Promise<string | undefined> {
     if (this.configuredUrl) return Promise.resolve(this.configuredUrl);
-    let url = this.urls.get(record.eventSourceARN);
+    let url = this.urls.get(sourceArn);
     if (!url) {
-      url = this.lookUp(record.eventSourceARN);
-      this.urls.set(record.eventSourceARN, url);
-      url.catch(() => this.urls.delete(record.eventSourceARN));
+      url = this.lookUp(sourceArn, signal);
+      this.urls.set(sourceArn, url);
+      url.catch(() => this.urls.delete(sourceArn));
     }
     return url;
   }
 
-  private async lookUp(sourceArn: string): Promise<string | undefined> {
+  private async lookUp(sourceArn: string, signal?: AbortSignal): Promise<string | undefined> {
     const result = await this.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: queueUrlFromArn(sourceArn),
         AttributeNames: ['RedrivePolicy'],
       }),
+      { abortSignal: signal },
     );
     const policy = result.Attributes?.RedrivePolicy;
     if (!policy) return undefined;
     const target = (JSON.parse(policy) as { deadLetterTargetArn?: string }).deadLetterTargetArn;
     return target ? queueUrlFromArn(target) : undefined;
   }
+}
 
-  private entry(poison: PoisonRecord, id: string): SendMessageBatchRequestEntry {
+interface Sendable {
+  readonly entry: Omit<SendMessageBatchRequestEntry, 'Id'>;
+  readonly bytes: number;
+}
+
+/**
+ * Sends the poison records of one invocation to the group's DLQ, each soon after it is found,
+ * gathered into `SendMessageBatch` calls that respect SQS's limits on entries (10) and on the
+ * request's total size (256 KiB). Entries SQS failed for a transient reason are retried within the
+ * invocation's effects phase. `send` resolves `true` once the copy is in the DLQ (never rejects).
+ */
+export class DeadLetterSender {
+  private readonly coalescer: Coalescer<Sendable, boolean>;
+  private url: Promise<string | undefined> | undefined;
+  private readonly sqs: SQSClient;
+  private readonly group: string;
+  private readonly locator: DeadLetterQueueLocator;
+  private readonly signal: () => AbortSignal;
+
+  constructor(options: {
+    sqs: SQSClient;
+    group: string;
+    locator: DeadLetterQueueLocator;
+    /** The abort signal of the invocation's effects phase. */
+    signal: () => AbortSignal;
+    /** Whether records are still running (more poison may come soon). */
+    busy: () => boolean;
+  }) {
+    this.sqs = options.sqs;
+    this.group = options.group;
+    this.locator = options.locator;
+    this.signal = options.signal;
+    this.coalescer = new Coalescer<Sendable, boolean>({
+      maxItems: SQS_MAX_BATCH_ENTRIES,
+      maxBytes: SQS_MAX_MESSAGE_BYTES,
+      sizeOf: (s) => s.bytes,
+      lingerMs: DEAD_LETTER_LINGER_MS,
+      busy: options.busy,
+      send: (items) => this.sendCall(items),
+    });
+  }
+
+  /** Dead-letters `poison`; resolves whether its copy reached the DLQ. */
+  send(poison: PoisonRecord): Promise<boolean> {
     const { record } = poison;
-    const attributes: Record<string, MessageAttributeValue> = {
-      [POISON_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: poison.reason },
-      [POISON_DETAIL_ATTRIBUTE]: {
-        DataType: 'String',
-        StringValue: poison.detail.slice(0, MAX_DETAIL) || '-',
-      },
-      [POISON_GROUP_ATTRIBUTE]: { DataType: 'String', StringValue: this.group },
-    };
-    for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
-      if (Object.keys(attributes).length >= MAX_ATTRIBUTES) break;
-      if (name in attributes) continue;
-      attributes[name] =
-        value.binaryValue !== undefined
-          ? { DataType: value.dataType, BinaryValue: Buffer.from(value.binaryValue, 'base64') }
-          : { DataType: value.dataType, StringValue: value.stringValue };
-    }
-    const entry: SendMessageBatchRequestEntry = {
-      Id: id,
-      MessageBody: record.body,
-      MessageAttributes: attributes,
-    };
-    if (record.eventSourceARN.endsWith('.fifo')) {
-      entry.MessageGroupId = record.attributes.MessageGroupId ?? 'poison';
+    const copy = deadLetterCopy({
+      body: record.body,
+      messageAttributes: record.messageAttributes ?? {},
+      messageId: record.messageId,
+      reason: poison.reason,
+      detail: poison.detail,
+      group: this.group,
+    });
+    const entry: Omit<SendMessageBatchRequestEntry, 'Id'> = { ...copy };
+    if (record.eventSourceARN?.endsWith('.fifo')) {
+      entry.MessageGroupId = record.attributes?.MessageGroupId ?? 'poison';
       entry.MessageDeduplicationId = record.messageId;
     }
-    return entry;
+    const bytes = sqsMessageBytes(copy);
+    // Only a record that nearly fills SQS's limit itself: left nacked, the redrive policy moves it as it is.
+    if (bytes > SQS_MAX_MESSAGE_BYTES) return Promise.resolve(false);
+    this.url ??= this.locator.urlFor(record.eventSourceARN, this.signal()).catch(() => {
+      this.url = undefined; // looked up again by the next poison record
+      return undefined;
+    });
+    return this.coalescer.submit({ entry, bytes });
+  }
+
+  /** Sends waiting records now (call when no record is running any more). */
+  nudge(): void {
+    this.coalescer.nudge();
+  }
+
+  private async sendCall(items: readonly Sendable[]): Promise<boolean[]> {
+    const url = await this.url;
+    if (!url) return items.map(() => false);
+    const rejectedForGood: Sendable[] = [];
+    const failed = await retryUntilDone(
+      items,
+      async (pending) => {
+        const result = await this.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: url,
+            Entries: pending.map((s, n) => ({ ...s.entry, Id: String(n) })),
+          }),
+          { abortSignal: this.signal() },
+        );
+        // A sender fault (e.g. the copy is too large) will not pass on a retry: give it up.
+        const retry = (result.Failed ?? []).filter((f) => !f.SenderFault).map((f) => pending[Number(f.Id)]);
+        const rejected = (result.Failed ?? []).filter((f) => f.SenderFault).map((f) => pending[Number(f.Id)]);
+        rejectedForGood.push(...rejected);
+        return retry;
+      },
+      this.signal,
+    );
+    return items.map((s) => !failed.includes(s) && !rejectedForGood.includes(s));
   }
 }

@@ -106,3 +106,20 @@ export class IdempotencyKeyError extends FanoutError {
     super('FANOUT_IDEMPOTENCY_KEY', message);
   }
 }
+
+/** The idempotency store could not do what was asked (a key kept changing, a write was too large). */
+export class IdempotencyStoreError extends FanoutError {
+  constructor(message: string) {
+    super('FANOUT_IDEMPOTENCY_STORE', message);
+  }
+}
+
+/**
+ * An AWS call of the consumer was aborted because its phase of the invocation ended (the consumer
+ * answers before Lambda's deadline instead of waiting for a slow call).
+ */
+export class DeadlineExceededError extends FanoutError {
+  constructor(phase: string) {
+    super('FANOUT_DEADLINE', `aborted: the invocation's ${phase} phase ended before the AWS call answered`);
+  }
+}

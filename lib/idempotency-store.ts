@@ -6,17 +6,15 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import stableStringify from 'safe-stable-stringify';
-import { exponentialBackoff } from './backoff.ts';
-import { ConfigError, IdempotencyKeyError } from './errors.ts';
+import { DYNAMODB_MAX_BATCH_WRITE_ITEMS, MAX_PARTITION_KEY_BYTES } from './aws-limits.ts';
+import { ConfigError, IdempotencyKeyError, IdempotencyStoreError } from './errors.ts';
 
-/** DynamoDB's limit on a partition key value, in bytes. */
-export const MAX_PARTITION_KEY_BYTES = 2048;
-/** BatchWriteItem takes at most this many requests. */
-const BATCH_WRITE_LIMIT = 25;
-const SETTLE_ATTEMPTS = 5;
+/** Attempts of a claim whose key keeps changing between the write and the read. */
+const CLAIM_ATTEMPTS = 3;
 
 /** Options of the DynamoDB idempotency store. */
 export interface IdempotencyStoreOptions {
@@ -40,8 +38,8 @@ export interface IdempotencyStoreOptions {
 
 /** Outcome of claiming a key. */
 export type ClaimResult =
-  /** The key is ours: run the handler, then settle it. */
-  | { readonly status: 'claimed' }
+  /** The key is ours until `leaseExpiresAt` (epoch ms): run the handler, then complete or release it. */
+  | { readonly status: 'claimed'; readonly leaseExpiresAt: number }
   /** The key was completed before: a duplicate. Ack without running the handler. */
   | { readonly status: 'completed' }
   /** Another invocation holds a live lease on the key: nack and retry later. */
@@ -49,11 +47,11 @@ export type ClaimResult =
   /** The key was used before for a different payload. */
   | { readonly status: 'payload-mismatch' };
 
-/** What to do with a claimed key once its record is settled. */
-export interface Settlement {
+/** What to write for a claimed key once its record has run. */
+export interface KeyWrite {
   readonly key: string;
   /** `completed`: remember the key until the TTL. `released`: forget it so a retry can run at once. */
-  readonly outcome: 'completed' | 'released';
+  readonly state: 'completed' | 'released';
   readonly payloadHash: string;
 }
 
@@ -69,9 +67,9 @@ export function payloadHash(data: unknown): string {
  *
  * Claims are one conditional `PutItem` each (the condition also takes over expired leases and
  * expired-but-not-yet-deleted items, and `ReturnValuesOnConditionCheckFailure` returns the
- * existing item, so a duplicate costs one request). Settlements of a whole batch, completions and
- * releases alike, go out together in `BatchWriteItem` calls of 25: a batch of N successful records
- * costs N + ⌈N/25⌉ requests instead of 2N.
+ * existing item, so a duplicate costs one request). Completions and releases go out together in
+ * `BatchWriteItem` calls of up to 25 (the consumer gathers the records that finish together), so a
+ * batch of N successful records costs about N + ⌈N/25⌉ requests instead of 2N.
  */
 export class IdempotencyStore {
   readonly tableName: string;
@@ -121,9 +119,18 @@ export class IdempotencyStore {
     return tableKey;
   }
 
-  /** Claims `key` (a table key from {@link IdempotencyStore.tableKey}) with a lease of `leaseMs`. */
-  async claim(key: string, hash: string, leaseMs: number, now: number = Date.now()): Promise<ClaimResult> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+  /**
+   * Claims `key` (a table key from {@link IdempotencyStore.tableKey}) with a lease of `leaseMs`.
+   * `signal` aborts the call (the consumer passes its time budget).
+   */
+  async claim(
+    key: string,
+    hash: string,
+    leaseMs: number,
+    options: { now?: number; signal?: AbortSignal } = {},
+  ): Promise<ClaimResult> {
+    const now = options.now ?? Date.now();
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       try {
         await this.client.send(
           new PutItemCommand({
@@ -145,65 +152,102 @@ export class IdempotencyStore {
             },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
+          { abortSignal: options.signal },
         );
-        return { status: 'claimed' };
+        return { status: 'claimed', leaseExpiresAt: now + leaseMs };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         // DynamoDB returns the item that failed the condition; emulators that do not need a read.
-        const existing = error.Item ?? (await this.read(key));
+        const existing = error.Item ?? (await this.read(key, options.signal));
         if (existing === undefined) continue; // released between our write and read: claim again
         return classify(existing, hash);
       }
     }
-    throw new Error(`idempotency key '${key}' kept changing while it was being claimed`);
+    throw new IdempotencyStoreError(
+      `idempotency key '${key}' kept changing while it was being claimed (${CLAIM_ATTEMPTS} attempts); the record is retried`,
+    );
   }
 
   /**
-   * Completes and releases the keys of a batch in as few `BatchWriteItem` calls as possible,
-   * retrying unprocessed items with backoff. Completion is unconditional: the caller holds the lease.
+   * Extends a lease this caller holds (`leaseExpiresAt` is the expiry it wrote) to `newLeaseExpiresAt`,
+   * for a handler that runs longer than half its lease. Resolves `false` when the key is no longer
+   * held with that lease (it expired and another delivery took it over).
    */
-  async settle(settlements: readonly Settlement[], now: number = Date.now()): Promise<void> {
-    const byKey = new Map(settlements.map((s) => [s.key, s]));
-    const requests: WriteRequest[] = [...byKey.values()].map((s) =>
-      s.outcome === 'completed'
+  async renewLease(
+    key: string,
+    leaseExpiresAt: number,
+    newLeaseExpiresAt: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: key } },
+          UpdateExpression: 'SET leaseExpiresAt = :new, expiresAt = :expires',
+          ConditionExpression: '#status = :inProgress AND leaseExpiresAt = :held',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':new': { N: String(newLeaseExpiresAt) },
+            ':expires': { N: String(Math.ceil(newLeaseExpiresAt / 1000) + this.completedTtlSeconds) },
+            ':inProgress': { S: 'IN_PROGRESS' },
+            ':held': { N: String(leaseExpiresAt) },
+          },
+        }),
+        { abortSignal: options.signal },
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes up to 25 completions and releases in one `BatchWriteItem` call and resolves with the keys
+   * DynamoDB left unprocessed (retrying them is the caller's choice). Completion is unconditional:
+   * the caller holds the lease.
+   */
+  async writeKeys(
+    writes: readonly KeyWrite[],
+    options: { now?: number; signal?: AbortSignal } = {},
+  ): Promise<Set<string>> {
+    if (writes.length > DYNAMODB_MAX_BATCH_WRITE_ITEMS) {
+      throw new IdempotencyStoreError(
+        `writeKeys takes at most ${DYNAMODB_MAX_BATCH_WRITE_ITEMS} keys (given ${writes.length}); split the writes`,
+      );
+    }
+    const now = options.now ?? Date.now();
+    const byKey = new Map(writes.map((w) => [w.key, w]));
+    const requests: WriteRequest[] = [...byKey.values()].map((w) =>
+      w.state === 'completed'
         ? {
             PutRequest: {
               Item: {
-                pk: { S: s.key },
+                pk: { S: w.key },
                 status: { S: 'COMPLETED' },
                 expiresAt: { N: String(Math.ceil(now / 1000) + this.completedTtlSeconds) },
-                payloadHash: { S: s.payloadHash },
+                payloadHash: { S: w.payloadHash },
               },
             },
           }
-        : { DeleteRequest: { Key: { pk: { S: s.key } } } },
+        : { DeleteRequest: { Key: { pk: { S: w.key } } } },
     );
-    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
-      await this.writeAll(requests.slice(i, i + BATCH_WRITE_LIMIT));
-    }
+    if (requests.length === 0) return new Set();
+    const result = await this.client.send(
+      new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }),
+      { abortSignal: options.signal },
+    );
+    const unprocessed = result.UnprocessedItems?.[this.tableName] ?? [];
+    return new Set(
+      unprocessed.map((r) => r.PutRequest?.Item?.pk?.S ?? r.DeleteRequest?.Key?.pk?.S ?? '').filter(Boolean),
+    );
   }
 
-  private async writeAll(requests: WriteRequest[]): Promise<void> {
-    let pending = requests;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > 1) {
-        if (attempt > SETTLE_ATTEMPTS) {
-          throw new Error(
-            `DynamoDB left ${pending.length} idempotency writes unprocessed after ${SETTLE_ATTEMPTS} attempts on table '${this.tableName}'; raise its capacity`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, exponentialBackoff(attempt - 1, 50, 1000)));
-      }
-      const result = await this.client.send(
-        new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
-      );
-      pending = result.UnprocessedItems?.[this.tableName] ?? [];
-    }
-  }
-
-  private async read(key: string): Promise<Record<string, AttributeValue> | undefined> {
+  private async read(key: string, signal?: AbortSignal): Promise<Record<string, AttributeValue> | undefined> {
     const result = await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: key } }, ConsistentRead: true }),
+      { abortSignal: signal },
     );
     return result.Item;
   }

@@ -3,28 +3,35 @@
  * Everything public is exported from here.
  */
 export {
-  type BackoffOptions,
-  nackVisibilityTimeout,
+  MAX_MESSAGE_ATTRIBUTES,
+  MAX_PARTITION_KEY_BYTES,
+  SNS_DEFAULT_MAX_MESSAGE_BYTES,
+  SNS_MAX_BATCH_ENTRIES,
+  SQS_MAX_MESSAGE_BYTES,
   SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
-} from './backoff.ts';
-export {
-  type ConsumerOptions,
-  consumer,
-  type HandlerContext,
-  type IdempotencyOptions,
-  type MessageHandler,
-  type TypeRoute,
-} from './consumer.ts';
+} from './aws-limits.ts';
+export { type BackoffOptions, nackVisibilityTimeout } from './backoff.ts';
+export { type BatchHandler, consumer } from './consumer/consumer.ts';
+export type {
+  ConsumerOptions,
+  HandlerContext,
+  IdempotencyOptions,
+  MessageHandler,
+  TypeRoute,
+} from './consumer/options.ts';
+export { type CurrentMessage, currentMessage } from './current-message.ts';
 export {
   POISON_DETAIL_ATTRIBUTE,
   POISON_GROUP_ATTRIBUTE,
   POISON_REASON_ATTRIBUTE,
-} from './dead-letter-sender.ts';
+} from './dead-letter-format.ts';
 export { createEnvelope, type Envelope, type EnvelopeInput, isEnvelope } from './envelope.ts';
 export {
   ConfigError,
+  DeadlineExceededError,
   FanoutError,
   IdempotencyKeyError,
+  IdempotencyStoreError,
   MessageTooLargeError,
   PoisonMessageError,
   type PoisonReason,
@@ -35,20 +42,10 @@ export {
   type ClaimResult,
   IdempotencyStore,
   type IdempotencyStoreOptions,
-  MAX_PARTITION_KEY_BYTES,
+  type KeyWrite,
   payloadHash,
-  type Settlement,
 } from './idempotency-store.ts';
-export { currentHandlingContext, type HandlingContext } from './message-context.ts';
-export {
-  MAX_MESSAGE_ATTRIBUTES,
-  Publisher,
-  type PublisherOptions,
-  type PublishInput,
-  type PublishResult,
-  SNS_DEFAULT_MAX_MESSAGE_BYTES,
-  SNS_MAX_BATCH_ENTRIES,
-} from './publisher.ts';
+export { Publisher, type PublisherOptions, type PublishInput, type PublishResult } from './publisher.ts';
 export { createSqsClient, parseQueueArn, queueUrlFromArn } from './queue-address.ts';
 export { type DecodedRecord, type Delivery, decodeRecord } from './record-decoder.ts';
 export { BATCH_CHANNEL, type BatchCounts, type BatchReport, type TelemetryOptions } from './telemetry.ts';

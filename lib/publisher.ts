@@ -5,7 +5,13 @@ import {
   type PublishBatchRequestEntry,
   SNSClient,
 } from '@aws-sdk/client-sns';
+import {
+  MAX_MESSAGE_ATTRIBUTES,
+  SNS_DEFAULT_MAX_MESSAGE_BYTES,
+  SNS_MAX_BATCH_ENTRIES,
+} from './aws-limits.ts';
 import { exponentialBackoff } from './backoff.ts';
+import { currentMessage } from './current-message.ts';
 import { createEnvelope, type Envelope, type EnvelopeInput } from './envelope.ts';
 import {
   ConfigError,
@@ -14,14 +20,7 @@ import {
   PublishFailedError,
   PublishValidationError,
 } from './errors.ts';
-import { currentHandlingContext } from './message-context.ts';
 
-/** SNS's default maximum message size (body plus attributes), in bytes. */
-export const SNS_DEFAULT_MAX_MESSAGE_BYTES = 262_144;
-/** SNS PublishBatch takes at most this many entries. */
-export const SNS_MAX_BATCH_ENTRIES = 10;
-/** SQS accepts at most 10 message attributes; raw delivery passes SNS attributes through to SQS. */
-export const MAX_MESSAGE_ATTRIBUTES = 10;
 const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
 const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
 
@@ -254,7 +253,7 @@ export class Publisher {
         `message ${index}: 'type' must be a non-empty string (e.g. 'OrderPlaced')`,
       );
     }
-    const context = currentHandlingContext();
+    const context = currentMessage();
     const envelope = createEnvelope(input, {
       source: this.source,
       correlationId: context?.correlationId,

@@ -29,7 +29,7 @@ export interface BatchReport {
 export interface Telemetry {
   readonly logger: Logger;
   /** Emits the batch's counters and handler durations. */
-  publishBatch(counts: BatchCounts, handlerDurationsMs: readonly number[]): void;
+  reportBatch(counts: BatchCounts, handlerDurationsMs: readonly number[]): void;
 }
 
 /** Options of the consumer's telemetry. */
@@ -57,7 +57,7 @@ export function createTelemetry(group: string, options: TelemetryOptions): Telem
         new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'fanout', serviceName: group }));
   return {
     logger,
-    publishBatch(counts, durations) {
+    reportBatch(counts, durations) {
       if (batchChannel.hasSubscribers) batchChannel.publish({ group, counts } satisfies BatchReport);
       if (!metrics) return;
       metrics.addMetric('Processed', MetricUnit.Count, counts.processed);

@@ -1,13 +1,24 @@
 import { execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { DeleteMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  type MessageAttributeValue,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import topology from '../../infra/topology.ts';
+import { deadLetterCopy } from '../../lib/dead-letter-format.ts';
 import { createSqsClient, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
+import { decodeRecord } from '../../lib/record-decoder.ts';
 import { type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
 import { provisionedGroup, queueDepth, receiveRecords } from '../helpers/cloud.ts';
 
@@ -289,6 +300,55 @@ describe('fanout CLI', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it.each([
+    ['a file that does not exist', '/missing.json', 'does not exist'],
+    ['a directory', 'test', 'is a directory, not a file'],
+    ['a path through a file', 'package.json/payload.json', 'does not exist'],
+  ])(
+    'publish @file: %s is one line naming the file and the fix, exit 1, no stack trace',
+    async (_what, file, problem) => {
+      const result = await fanout('publish', 'orders', `@${file}`, '--type', 'OrderPlaced');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `fanout: the payload file ${file} ${problem}; pass @ and a readable JSON file, inline JSON or - for stdin\n`,
+      );
+      expect(result.stdout).toBe('');
+    },
+  );
+
+  it('publish @file: an unreadable file is one line naming the file and the fix', async (context) => {
+    // Root reads any file whatever its mode; a write-only sysctl is unreadable even to root (Linux).
+    const asRoot = process.getuid?.() === 0;
+    const sysctl = '/proc/sys/vm/drop_caches';
+    if (asRoot && !existsSync(sysctl)) context.skip();
+    const dir = mkdtempSync(path.join(tmpdir(), 'fanout-payload-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = asRoot ? sysctl : path.join(dir, 'payload.json');
+    if (!asRoot) {
+      writeFileSync(file, '{"orderId":"o-1"}');
+      chmodSync(file, 0o000);
+    }
+    const result = await fanout('publish', 'orders', `@${file}`, '--type', 'OrderPlaced');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `fanout: the payload file ${file} is not readable (permission denied); pass @ and a readable JSON file, inline JSON or - for stdin\n`,
+    );
+  });
+
+  it('publish @file: a file that is not JSON names the file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fanout-payload-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'payload.json');
+    writeFileSync(file, '{oops');
+    const result = await fanout('publish', 'orders', `@${file}`, '--type', 'OrderPlaced');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^fanout: the payload in ${file.replaceAll('.', '\\.')} is not JSON .*pass JSON, @file.json or - for stdin\n$`,
+      ),
+    );
+  });
+
   it('fails with one clear line when a stack cannot be read', async () => {
     const env = {
       ...process.env,
@@ -304,4 +364,239 @@ describe('fanout CLI', () => {
       /^fanout: cannot read stack 'Fanout' .*check the name, your AWS credentials and AWS_REGION\n$/,
     );
   });
+});
+
+describe('fanout dlq: a dead-letter copy round-trips exactly', () => {
+  const group = 'notifications';
+  const SENT_ATTRIBUTES: Record<string, MessageAttributeValue> = {
+    type: { DataType: 'String', StringValue: 'OrderPlaced' },
+    correlationId: { DataType: 'String', StringValue: 'c-round-trip' },
+    tenant: { DataType: 'String', StringValue: 'acme "quoted" \\ ünïcødé 🎉\nsecond line' },
+    amount: { DataType: 'Number', StringValue: '12.50' },
+    ratio: { DataType: 'Number.float', StringValue: '0.25' },
+    tags: { DataType: 'String.Array', StringValue: '["a","b"]' },
+    blob: { DataType: 'Binary', BinaryValue: new Uint8Array([0, 1, 2, 254, 255]) },
+    gzip: { DataType: 'Binary.gzip', BinaryValue: new Uint8Array([0x1f, 0x8b, 8, 0]) },
+    region: { DataType: 'String', StringValue: 'eu-west-1' },
+    priority: { DataType: 'Number.int', StringValue: '7' },
+  };
+
+  /** Attributes as comparable plain data: data type, string value, binary value in hex. */
+  const comparable = (attributes: Record<string, MessageAttributeValue> = {}) =>
+    Object.fromEntries(
+      Object.entries(attributes)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, v]) => [
+          name,
+          {
+            DataType: v.DataType,
+            StringValue: v.StringValue,
+            BinaryValue: v.BinaryValue ? Buffer.from(v.BinaryValue).toString('hex') : undefined,
+          },
+        ]),
+    );
+
+  const purge = async () => {
+    for (const queue of [queueOf(group), dlqOf(group)])
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: queue.url }));
+  };
+
+  /** Sends `attributes` to the group's queue, takes it as the consumer would, and dead-letters it. */
+  async function deadLetterAsTheConsumerWould(
+    body: string,
+    attributes: Record<string, MessageAttributeValue>,
+  ) {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueOf(group).url,
+        MessageBody: body,
+        MessageAttributes: attributes,
+      }),
+    );
+    const [record] = await receiveRecords(queueOf(group), 1, 0);
+    expect(Object.keys(record.messageAttributes)).toHaveLength(Object.keys(attributes).length);
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: queueOf(group).url, ReceiptHandle: record.receiptHandle }),
+    );
+    const copy = deadLetterCopy({
+      body: record.body,
+      messageAttributes: record.messageAttributes,
+      messageId: record.messageId,
+      reason: 'unknown-type',
+      detail: "no handler for type 'OrderPlaced'",
+      group,
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlqOf(group).url, ...copy }));
+    return record;
+  }
+
+  async function receiveRaw() {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueOf(group).url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return Messages;
+  }
+
+  beforeAll(purge);
+
+  it('10 attributes (binary, custom types, type): peek shows the reason, redrive restores body and every attribute byte for byte', async () => {
+    await purge();
+    const body = '{"orderId":"rt-1","note":"plain JSON, no envelope"}';
+    await deadLetterAsTheConsumerWould(body, SENT_ATTRIBUTES);
+
+    const [peeked] = (await fanoutJson('dlq', 'peek', group)).deadLetters;
+    expect(peeked).toMatchObject({
+      reason: 'unknown-type',
+      detail: "no handler for type 'OrderPlaced'",
+      group,
+    });
+    expect((await fanout('dlq', 'peek', group)).stdout).toContain('unknown-type');
+
+    const redrive = await fanoutJson('dlq', 'redrive', group);
+    expect(redrive).toMatchObject({ method: 'copy', failed: [], undeleted: [] });
+    expect(redrive.moved).toHaveLength(1);
+    expect(await queueDepth(dlqOf(group))).toEqual({ visible: 0, inFlight: 0 });
+
+    const back = await receiveRaw();
+    expect(back).toHaveLength(1);
+    expect(back[0].Body).toBe(body);
+    expect(comparable(back[0].MessageAttributes)).toEqual(comparable(SENT_ATTRIBUTES));
+  });
+
+  it('a plain-JSON body keeps its derived event id and type through the redrive', async () => {
+    await purge();
+    const attributes = {
+      type: SENT_ATTRIBUTES.type,
+      blob: SENT_ATTRIBUTES.blob,
+      amount: SENT_ATTRIBUTES.amount,
+    };
+    const original = await deadLetterAsTheConsumerWould('{"orderId":"rt-2"}', attributes);
+    const first = decodeRecord(original).envelope;
+
+    expect((await fanoutJson('dlq', 'redrive', group)).moved).toHaveLength(1);
+    const [again] = await receiveRecords(queueOf(group), 10, 0);
+    expect(again.messageId).not.toBe(original.messageId); // a new SQS message…
+    expect(again.messageAttributes.id?.stringValue).toBe(original.messageId);
+    const decoded = decodeRecord(again).envelope; // …with the same event id, type and correlation id
+    expect([decoded.id, decoded.type, decoded.correlationid]).toEqual([
+      first.id,
+      first.type,
+      first.correlationid,
+    ]);
+    const { id: _added, ...rest } = again.messageAttributes;
+    expect(rest).toEqual(original.messageAttributes);
+  });
+
+  /** A proxy to the emulator that answers every StartMessageMoveTask itself. */
+  async function moveTaskAnswering(status: number, body: string, headers: Record<string, string>) {
+    const upstream = process.env.AWS_ENDPOINT_URL_SQS ?? '';
+    let answered = 0;
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      if (String(req.headers['x-amz-target'] ?? '').endsWith('.StartMessageMoveTask')) {
+        answered++;
+        res.writeHead(status, headers);
+        res.end(body);
+        return;
+      }
+      const forwarded = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length'),
+      ) as Record<string, string>;
+      const response = await fetch(`${upstream}${req.url}`, {
+        method: req.method,
+        headers: forwarded,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      });
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      res.end(Buffer.from(await response.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answered: () => answered };
+  }
+
+  const JSON_ERROR = { 'content-type': 'application/x-amz-json-1.0' };
+
+  it.each([
+    [
+      'AccessDenied',
+      400,
+      JSON.stringify({
+        __type: 'com.amazon.coral.service#AccessDeniedException',
+        message:
+          'User: arn:aws:iam::000000000000:user/ops is not authorized to perform: sqs:StartMessageMoveTask',
+      }),
+      { ...JSON_ERROR, 'x-amzn-query-error': 'AccessDenied;Sender' },
+    ],
+    [
+      'a real InternalError',
+      500,
+      JSON.stringify({
+        __type: 'com.amazonaws.sqs#InternalError',
+        message: 'We encountered an internal error.',
+      }),
+      JSON_ERROR,
+    ],
+  ])(
+    'redrive: %s starting the move task is one clear line, exit 1, and nothing is copied',
+    async (_what, status, body, headers) => {
+      await purge();
+      await deadLetterAsTheConsumerWould('{"orderId":"rt-3"}', { type: SENT_ATTRIBUTES.type });
+      const proxy = await moveTaskAnswering(status, body, headers);
+      const result = await fanout('--endpoint', proxy.url, 'dlq', 'redrive', group);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /^fanout: cannot start an SQS message move task from .*notifications-dlq to .*notifications \(.*(AccessDenied|InternalError).*\); nothing was moved\. .*pass --limit N to copy instead\n$/,
+      );
+      expect(proxy.answered()).toBeGreaterThan(0);
+      expect(await queueDepth(dlqOf(group))).toEqual({ visible: 1, inFlight: 0 });
+      expect(await queueDepth(queueOf(group))).toEqual({ visible: 0, inFlight: 0 });
+    },
+  );
+
+  it.each([
+    [
+      'HTTP 501 (LocalStack: not yet implemented)',
+      501,
+      JSON.stringify({
+        __type: 'InternalFailure',
+        message: "API action 'StartMessageMoveTask' for service 'sqs' not yet implemented",
+      }),
+      JSON_ERROR,
+    ],
+    [
+      'a bare HTML 500 page (moto: NotImplementedError)',
+      500,
+      '<!doctype html><title>500 Internal Server Error</title>',
+      { 'content-type': 'text/html' },
+    ],
+    [
+      '400 InvalidAction (fauxqs)',
+      400,
+      JSON.stringify({
+        __type: 'com.amazonaws.sqs#InvalidAction',
+        message: 'Unknown action: StartMessageMoveTask',
+      }),
+      JSON_ERROR,
+    ],
+  ])(
+    'redrive: an endpoint without move tasks, %s, falls back to copying',
+    async (_what, status, body, headers) => {
+      await purge();
+      await deadLetterAsTheConsumerWould('{"orderId":"rt-4"}', { type: SENT_ATTRIBUTES.type });
+      const proxy = await moveTaskAnswering(status, body, headers);
+      const result = await fanout('--endpoint', proxy.url, '--json', 'dlq', 'redrive', group);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ method: 'copy', failed: [] });
+      expect(proxy.answered()).toBeGreaterThan(0);
+      expect((await receiveRaw()).map((m) => m.Body)).toEqual(['{"orderId":"rt-4"}']);
+    },
+  );
 });

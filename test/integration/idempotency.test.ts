@@ -78,7 +78,7 @@ describe('DynamoDB idempotency', () => {
     const store = new IdempotencyStore({ tableName: table });
     // A crashed invocation: it claimed the key with a 300 ms lease and never settled it.
     const key = IdempotencyStore.tableKey(group, events[0].id);
-    expect(await store.claim(key, payloadHash(events[0].data), 300)).toEqual({ status: 'claimed' });
+    expect(await store.claim(key, payloadHash(events[0].data), 300)).toMatchObject({ status: 'claimed' });
 
     let runs = 0;
     const handler = consumer({ group, idempotency: { store }, handle: () => void runs++ });
@@ -184,19 +184,24 @@ describe('DynamoDB idempotency', () => {
     expect(runs).toBe(0);
   });
 
-  it.each([10, 100])('costs at most 1.1 DynamoDB requests per record in a full batch of %i', async (size) => {
-    const { group, records } = await batchOf(size);
-    const table = await idempotencyTable();
-    const client = new DynamoDBClient({});
-    const requests = countRequests(client);
-    const handler = consumer({ group, idempotency: { tableName: table, client }, handle: () => undefined });
-    expect((await handler({ Records: records })).batchItemFailures).toEqual([]);
-    const perRecord = requests.total() / size;
-    console.info(
-      `DynamoDB requests for a batch of ${size}: ${JSON.stringify(Object.fromEntries(requests.counts))} = ${perRecord.toFixed(2)} per record`,
-    );
-    expect(requests.counts.get('PutItemCommand')).toBe(size);
-    expect(requests.counts.get('BatchWriteItemCommand')).toBe(Math.ceil(size / 25));
-    expect(perRecord).toBeLessThanOrEqual(1.1);
-  });
+  it.each([
+    [10, 1.1],
+    [100, 1.05],
+  ])(
+    'costs at most the goal of DynamoDB requests per record in a full batch of %i (%f)',
+    async (size, goal) => {
+      const { group, records } = await batchOf(size);
+      const table = await idempotencyTable();
+      const client = new DynamoDBClient({});
+      const requests = countRequests(client);
+      const handler = consumer({ group, idempotency: { tableName: table, client }, handle: () => undefined });
+      expect((await handler({ Records: records })).batchItemFailures).toEqual([]);
+      const perRecord = requests.total() / size;
+      console.info(
+        `DynamoDB requests for a batch of ${size}: ${JSON.stringify(Object.fromEntries(requests.counts))} = ${perRecord.toFixed(2)} per record`,
+      );
+      expect(requests.counts.get('PutItemCommand')).toBe(size);
+      expect(perRecord).toBeLessThanOrEqual(goal);
+    },
+  );
 });

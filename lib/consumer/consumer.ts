@@ -1,0 +1,184 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DeadLetterQueueLocator, DeadLetterSender } from '../dead-letter-sender.ts';
+import { ConfigError } from '../errors.ts';
+import { createSqsClient, parseQueueArn, queueUrlFromArn } from '../queue-address.ts';
+import { createTelemetry, type Telemetry } from '../telemetry.ts';
+import { changeVisibility } from '../visibility.ts';
+import { logFields } from './batch-item.ts';
+import { decodeBatch, markInBatchDuplicates } from './decode-stage.ts';
+import { KeyWriter } from './key-writer.ts';
+import { type ConsumerConfig, type ConsumerOptions, resolveConsumerConfig } from './options.ts';
+import type { RecordOutcome } from './record-outcome.ts';
+import { buildRouter } from './router.ts';
+import { runStage } from './run-stage.ts';
+import { type SettledRecord, settleBatch } from './settle-stage.ts';
+import { TimeBudget } from './time-budget.ts';
+
+/** The lease of a claim made with no invocation deadline (renewed while its handler runs). */
+export const UNBOUNDED_LEASE_MS = 60_000;
+
+/** A Lambda SQS handler answering with a partial batch response. */
+export type BatchHandler = (
+  event: SQSEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+) => Promise<SQSBatchResponse>;
+
+/**
+ * Builds a Lambda SQS handler that answers with a partial batch response.
+ *
+ * A batch goes through five stages: decode (route, validate, key) → in-batch duplicates → run (claims,
+ * handlers and each record's own effects, in FIFO lanes, within the time budget) → settle (the verdict
+ * gives each record its fate: ack, or nack with a visibility timeout) → respond. A record whose handler
+ * throws is nacked; poison (unparseable, invalid, unknown type) goes to the DLQ with its reason and is
+ * acked; everything else is acked. The handler never throws for one record, and answers before the
+ * invocation's deadline even when AWS calls hang.
+ */
+export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler {
+  const routeOf = buildRouter(options);
+  const config = resolveConsumerConfig(options);
+  const sqs = options.sqsClient ?? createSqsClient();
+  const perGroup = new Map<string, { telemetry: Telemetry; locator: DeadLetterQueueLocator }>();
+  const groupParts = (group: string) => {
+    let parts = perGroup.get(group);
+    if (!parts) {
+      const dlqUrl = options.deadLetterQueueUrl ?? process.env.FANOUT_DLQ_URL;
+      parts = {
+        telemetry: createTelemetry(group, options),
+        locator: new DeadLetterQueueLocator(sqs, dlqUrl),
+      };
+      perGroup.set(group, parts);
+    }
+    return parts;
+  };
+
+  return async (event, context) => {
+    const records = event?.Records ?? [];
+    if (records.length === 0) return { batchItemFailures: [] };
+    const group = options.group ?? process.env.FANOUT_GROUP ?? groupFromArn(records[0].eventSourceARN);
+    const remainingMs = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+    const budget = new TimeBudget(remainingMs, config);
+    try {
+      return await handleBatch(records, { group, config, budget, sqs, routeOf, ...groupParts(group) });
+    } finally {
+      budget.dispose();
+    }
+  };
+}
+
+interface BatchContext {
+  readonly group: string;
+  readonly config: ConsumerConfig;
+  readonly budget: TimeBudget;
+  readonly sqs: SQSClient;
+  readonly routeOf: ReturnType<typeof buildRouter>;
+  readonly telemetry: Telemetry;
+  readonly locator: DeadLetterQueueLocator;
+}
+
+async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<SQSBatchResponse> {
+  const { group, config, budget, sqs, telemetry } = batch;
+  const fifo = records[0].eventSourceARN?.endsWith('.fifo') ?? false;
+
+  // 1–2. Decode, route, validate, key; in-batch duplicates.
+  const decoded = await decodeBatch(records, { group, fifo, routeOf: batch.routeOf, config });
+  const items = markInBatchDuplicates(decoded, fifo);
+
+  // 3. Run, until every lane is done or the abandon margin is reached; then let effects finish.
+  const activity = { running: 0 };
+  const busy = () => activity.running > 0;
+  const effectsSignal = () => budget.signal('effects');
+  const run = runStage(items, {
+    group,
+    concurrency: config.concurrency,
+    budget,
+    store: config.store,
+    leaseMs: () => config.leaseMs ?? (budget.bounded ? budget.msUntil(budget.deadline) : UNBOUNDED_LEASE_MS),
+    validatePayload: config.validatePayload,
+    keyWriter: config.store && new KeyWriter(config.store, effectsSignal, busy),
+    deadLetters: new DeadLetterSender({ sqs, group, locator: batch.locator, signal: effectsSignal, busy }),
+    logger: telemetry.logger,
+    activity,
+  });
+  const abandon = budget.until(budget.abandonAt);
+  await Promise.race([run.finished, abandon.reached]);
+  abandon.cancel();
+  const effectsEnd = budget.until(budget.endOf('effects'));
+  await Promise.race([run.effectsSettled(), effectsEnd.reached]);
+  effectsEnd.cancel();
+
+  // 4. Settle: the verdict gives every record its fate.
+  const settlement = settleBatch(items, run.outcomes, { backoff: config.backoff, now: Date.now() });
+  logFates(telemetry.logger, settlement.records);
+  if (settlement.visibilityChanges.length > 0) {
+    await changeVisibility(
+      sqs,
+      queueUrlFromArn(records[0].eventSourceARN),
+      settlement.visibilityChanges,
+      budget.signal('respond'),
+    );
+  }
+  telemetry.reportBatch(settlement.counts, settlement.handlerDurationsMs);
+
+  // 5. Respond: Lambda's contract is ids in batch order, only records of this batch.
+  return { batchItemFailures: settlement.nacked.map((id) => ({ itemIdentifier: id })) };
+}
+
+/** One log line per record that did not simply succeed. */
+function logFates(logger: Telemetry['logger'], records: readonly SettledRecord[]): void {
+  for (const { item, outcome, fate } of records) {
+    const line = fateLog(outcome);
+    if (!line) continue;
+    logger[line[0]](line[1], {
+      ...logFields(item),
+      ...(fate.ack ? {} : { retryInSeconds: fate.visibilitySeconds }),
+      ...('reason' in outcome ? { reason: outcome.reason, detail: outcome.detail } : {}),
+      ...('error' in outcome ? { error: outcome.error as Error } : {}),
+    });
+  }
+}
+
+function fateLog(outcome: RecordOutcome): ['info' | 'warn' | 'error', string] | undefined {
+  switch (outcome.kind) {
+    case 'processed':
+      return outcome.completion === 'not-stored'
+        ? [
+            'error',
+            'handled, but its COMPLETED key could not be stored in time; a duplicate arriving after the lease would run again',
+          ]
+        : undefined;
+    case 'duplicate':
+      return ['info', 'duplicate skipped'];
+    case 'in-progress':
+      return ['info', 'another delivery holds this key; nacked until its lease ends'];
+    case 'claim-failed':
+      return ['warn', 'could not claim the idempotency key; nacked'];
+    case 'failed':
+      return ['warn', 'record failed; nacked'];
+    case 'dead-lettered':
+      return ['error', 'poison record sent to the DLQ'];
+    case 'dead-letter-failed':
+      return [
+        'error',
+        'poison record could not be sent to the DLQ; nacked (the redrive policy will dead-letter it)',
+      ];
+    case 'leader-not-done':
+      return ['info', 'an earlier record with the same key did not succeed; nacked'];
+    case 'not-started':
+      return undefined;
+    case 'abandoned':
+      return ['error', 'record still running at the deadline; nacked (its idempotency lease will expire)'];
+  }
+}
+
+function groupFromArn(arn: string | undefined): string {
+  const name = arn ? parseQueueArn(arn)?.name : undefined;
+  if (!name) {
+    throw new ConfigError(
+      'group',
+      'no consumer group is configured and the records carry no SQS eventSourceARN',
+      "Pass consumer({ group: 'name' }) or set FANOUT_GROUP",
+    );
+  }
+  return name.replace(/\.fifo$/, '');
+}

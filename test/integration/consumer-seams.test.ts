@@ -1,0 +1,434 @@
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { SQSRecord } from 'aws-lambda';
+import { afterAll, describe, expect, it } from 'vitest';
+import { peekDeadLetters, redriveDeadLetters } from '../../cli/dead-letters.ts';
+import { originalMessage } from '../../lib/dead-letter-format.ts';
+import {
+  consumer,
+  decodeRecord,
+  IdempotencyStore,
+  POISON_DETAIL_ATTRIBUTE,
+  POISON_REASON_ATTRIBUTE,
+} from '../../lib/index.ts';
+import {
+  clients,
+  groupQueue,
+  idempotencyTable,
+  queueDepth,
+  receiveExactly,
+  receiveRecords,
+  sendEnvelopes,
+  sendRaw,
+  waitFor,
+} from '../helpers/cloud.ts';
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
+import { envelope, lambdaContext, sqsRecord } from '../helpers/sqs-events.ts';
+
+/**
+ * The seams around the handlers, each broken on purpose: a test per promise that a review of the
+ * consumer once broke (issue 13). Faults come from a proxy in front of the real emulator.
+ */
+
+const proxies: FaultProxy[] = [];
+afterAll(async () => {
+  await Promise.all(proxies.map((p) => p.close()));
+});
+
+/** SDK clients that reach the emulator through fault proxies. */
+async function faultyClients() {
+  const dynamoProxy = await startFaultProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string);
+  const sqsProxy = await startFaultProxy(process.env.AWS_ENDPOINT_URL_SQS as string);
+  proxies.push(dynamoProxy, sqsProxy);
+  return {
+    dynamoProxy,
+    sqsProxy,
+    dynamodb: new DynamoDBClient({ endpoint: dynamoProxy.url }),
+    sqs: new SQSClient({ endpoint: sqsProxy.url, useQueueUrlAsEndpoint: false }),
+  };
+}
+
+async function keyStatus(table: string, key: string): Promise<string | undefined> {
+  const { Item } = await clients().dynamodb.send(
+    new GetItemCommand({ TableName: table, Key: { pk: { S: key } }, ConsistentRead: true }),
+  );
+  return Item?.status?.S;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('completion writes that fail', () => {
+  it('retries a failed completion write within the invocation, so a later duplicate is still suppressed', async () => {
+    const { queue, group } = await groupQueue();
+    const table = await idempotencyTable();
+    const { dynamoProxy, dynamodb } = await faultyClients();
+    const events = [envelope('OrderPlaced', { n: 1 }), envelope('OrderPlaced', { n: 2 })];
+    await sendEnvelopes(queue, events);
+    const records = await receiveExactly(queue, 2);
+    let runs = 0;
+    const handler = consumer({
+      group,
+      idempotency: { tableName: table, client: dynamodb },
+      handle: () => void runs++,
+    });
+
+    // Five failures: more than the SDK's own three attempts, so only fanout's retry can store them.
+    dynamoProxy.setRules([{ operation: 'BatchWriteItem', fault: 'error', times: 5 }]);
+    const first = await handler({ Records: records }, lambdaContext(3000));
+    dynamoProxy.setRules([]);
+
+    expect(first.batchItemFailures).toEqual([]);
+    expect(dynamoProxy.faulted.get('BatchWriteItem')).toBe(5);
+    for (const e of events) expect(await keyStatus(table, `${group}#${e.id}`)).toBe('COMPLETED');
+    // The same deliveries again, after the first invocation's lease: duplicates, not second runs.
+    expect((await handler({ Records: records }, lambdaContext(3000))).batchItemFailures).toEqual([]);
+    expect(runs).toBe(2);
+  });
+
+  it('acks a record whose completion cannot be stored at all, and answers before the deadline (the documented window)', async () => {
+    const { queue, group } = await groupQueue();
+    const table = await idempotencyTable();
+    const { dynamoProxy, dynamodb } = await faultyClients();
+    const [event] = [envelope('OrderPlaced', { n: 1 })];
+    await sendEnvelopes(queue, [event]);
+    const records = await receiveExactly(queue, 1);
+    let runs = 0;
+    const handler = consumer({
+      group,
+      idempotency: { tableName: table, client: dynamodb },
+      handle: () => void runs++,
+    });
+
+    dynamoProxy.setRules([{ operation: 'BatchWriteItem', fault: 'error' }]);
+    const started = Date.now();
+    const response = await handler({ Records: records }, lambdaContext(1000));
+    expect(Date.now() - started).toBeLessThan(1000);
+    dynamoProxy.setRules([]);
+
+    // Acked: nacking would run the handler again for certain once the lease ends.
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await keyStatus(table, `${group}#${event.id}`)).toBe('IN_PROGRESS');
+    // The residual window, as docs/RUNTIME.md states it: a duplicate inside the lease waits ...
+    expect((await handler({ Records: records }, lambdaContext(1000))).batchItemFailures).toHaveLength(1);
+    // ... and one arriving after the lease runs the handler again.
+    await pause(1100);
+    expect((await handler({ Records: records }, lambdaContext(1000))).batchItemFailures).toEqual([]);
+    expect(runs).toBe(2);
+  });
+});
+
+describe('a failed record whose claim cannot be released', () => {
+  it('is retried once its lease ends, not dead-lettered by "in progress" nacks', async () => {
+    // maxReceiveCount 2 and a 1 s backoff: nacks that ignore the 4 s lease would dead-letter it.
+    const { queue, dlq, group } = await groupQueue({ maxReceiveCount: 2, visibility: 30 });
+    const table = await idempotencyTable();
+    const { dynamoProxy, dynamodb } = await faultyClients();
+    await sendEnvelopes(queue, [envelope('OrderPlaced', { n: 1 })]);
+    let attempts = 0;
+    let applied = 0;
+    const handler = consumer({
+      group,
+      idempotency: { tableName: table, client: dynamodb },
+      backoff: { baseSeconds: 1, maxSeconds: 1 },
+      handle: () => {
+        attempts++;
+        if (attempts === 1) {
+          dynamoProxy.setRules([{ operation: 'BatchWriteItem', fault: 'error' }]); // the release fails
+          throw new Error('transient');
+        }
+        applied++;
+      },
+    });
+
+    const first = await handler({ Records: await receiveExactly(queue, 1) }, lambdaContext(4000));
+    dynamoProxy.setRules([]);
+    expect(first.batchItemFailures).toHaveLength(1);
+
+    await waitFor(
+      async () => {
+        const records = await receiveRecords(queue, 1, 1);
+        if (records.length > 0) {
+          const response = await handler({ Records: records }, lambdaContext(4000));
+          if (response.batchItemFailures.length === 0) await deleteRecords(queue.url, records);
+        }
+        return applied === 1;
+      },
+      { timeoutMs: 15_000, what: 'the retry after the lease' },
+    );
+    expect(applied).toBe(1);
+    expect(await queueDepth(dlq)).toEqual({ visible: 0, inFlight: 0 });
+  });
+});
+
+describe('a duplicate delivered while the original runs', () => {
+  it('waits for the original instead of being dead-lettered by its nacks', async () => {
+    const { queue, dlq, group } = await groupQueue({ maxReceiveCount: 2, visibility: 30 });
+    const table = await idempotencyTable();
+    const event = envelope('OrderPlaced', { n: 1 });
+    await sendEnvelopes(queue, [event, event]); // the same event twice: two SQS messages
+    const [original, duplicate] = await receiveExactly(queue, 2);
+    let runs = 0;
+    let finish: () => void = () => {};
+    const handler = consumer({
+      group,
+      idempotency: { tableName: table },
+      backoff: { baseSeconds: 1, maxSeconds: 1 },
+      handle: async () => {
+        runs++;
+        await new Promise<void>((resolve) => {
+          finish = resolve;
+        });
+      },
+    });
+
+    const running = handler({ Records: [original] }, lambdaContext(4000));
+    await waitFor(() => runs === 1, { what: 'the original to start' });
+    expect((await handler({ Records: [duplicate] }, lambdaContext(4000))).batchItemFailures).toHaveLength(1);
+    await pause(2500); // the original runs 2.5 s: longer than the duplicate's backoff
+    finish();
+    expect((await running).batchItemFailures).toEqual([]);
+    await deleteRecords(queue.url, [original]);
+
+    const settled = await waitFor(
+      async () => {
+        const records = await receiveRecords(queue, 1, 1);
+        if (records.length === 0) return undefined;
+        const response = await handler({ Records: records }, lambdaContext(4000));
+        if (response.batchItemFailures.length > 0) return undefined;
+        await deleteRecords(queue.url, records);
+        return records;
+      },
+      { timeoutMs: 15_000, what: 'the duplicate to come back after the lease' },
+    );
+    expect(settled).toHaveLength(1);
+    expect(runs).toBe(1);
+    expect(await queueDepth(dlq)).toEqual({ visible: 0, inFlight: 0 });
+  });
+});
+
+describe('a lease outside Lambda (no deadline)', () => {
+  it('is renewed while a long handler runs, so a duplicate cannot take the key over meanwhile', async () => {
+    const { group } = await groupQueue();
+    const table = await idempotencyTable();
+    const event = envelope('OrderPlaced', { n: 1 });
+    const record = sqsRecord(event);
+    let runs = 0;
+    const handler = consumer({
+      group,
+      idempotency: { tableName: table, leaseSeconds: 1 },
+      handle: async () => {
+        runs++;
+        await pause(2500);
+      },
+    });
+    const running = handler({ Records: [record] }); // no context: no deadline
+    await pause(1600); // past the first lease of 1 s
+    const duplicate = await handler({ Records: [{ ...record, messageId: 'another-delivery' }] });
+    expect(duplicate.batchItemFailures).toEqual([{ itemIdentifier: 'another-delivery' }]);
+    expect((await running).batchItemFailures).toEqual([]);
+    expect(runs).toBe(1);
+  });
+});
+
+describe('a schema that throws', () => {
+  it('makes its record poison (schema-invalid, with the error) and never fails the batch', async () => {
+    const { queue, dlq, group } = await groupQueue();
+    await sendEnvelopes(queue, [envelope('OrderPlaced', { n: 1 }), envelope('OrderPlaced', { n: 13 })]);
+    const records = await receiveExactly(queue, 2);
+    const throwing: StandardSchemaV1<unknown, { n: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => {
+          if ((value as { n: number }).n === 13) throw new Error('unlucky number in transform');
+          return { value: value as { n: number } };
+        },
+      },
+    };
+    const handled: number[] = [];
+    const handler = consumer({
+      group,
+      idempotency: false,
+      schema: throwing,
+      handle: ({ n }) => void handled.push(n),
+    });
+    const response = await handler({ Records: records });
+    expect(response.batchItemFailures).toEqual([]);
+    expect(handled).toEqual([1]);
+    const [dead] = await receiveExactly(dlq, 1);
+    expect(dead.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue).toBe('schema-invalid');
+    expect(dead.messageAttributes[POISON_DETAIL_ATTRIBUTE]?.stringValue).toContain(
+      'unlucky number in transform',
+    );
+  });
+});
+
+describe('the time budget', () => {
+  const budgets = [50, 200, 1000, 3000];
+  it.each(
+    budgets.flatMap((budget) => [
+      { budget, delayMs: budget * 2, slowness: 'slower than the deadline' },
+      { budget, delayMs: Math.round(budget / 4), slowness: 'a quarter of the budget' },
+    ]),
+  )(
+    'answers before the deadline with $budget ms left and every DynamoDB and SQS call $slowness',
+    async ({ budget, delayMs }) => {
+      const { queue, group } = await groupQueue();
+      const table = await idempotencyTable();
+      const { dynamoProxy, sqsProxy, dynamodb, sqs } = await faultyClients();
+      const events = Array.from({ length: 8 }, (_, n) => envelope('OrderPlaced', { n }));
+      await sendEnvelopes(queue, events);
+      const records = [...(await receiveExactly(queue, 8)), sqsRecord('not json', { queueArn: queue.arn })];
+      const handler = consumer<{ n: number }>({
+        group,
+        idempotency: { tableName: table, client: dynamodb },
+        sqsClient: sqs,
+        handle: ({ n }) => {
+          if (n % 3 === 0) throw new Error('fails');
+        },
+      });
+      dynamoProxy.setRules([{ operation: '*', fault: 'slow', delayMs }]);
+      sqsProxy.setRules([{ operation: '*', fault: 'slow', delayMs }]);
+
+      const started = Date.now();
+      const response = await handler({ Records: records }, lambdaContext(budget));
+      const took = Date.now() - started;
+
+      expect(took, `answered after ${took} ms of ${budget}`).toBeLessThan(budget);
+      // Every record is answered for: acked or nacked, none twice.
+      const ids = response.batchItemFailures.map((f) => f.itemIdentifier);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(dynamoProxy.seen.get('PutItem') ?? 0).toBeGreaterThan(0);
+    },
+  );
+});
+
+describe('dead-lettering large and many-attribute records', () => {
+  it('sends five 250 KiB poison bodies to the DLQ with their reason, in calls under the request limit', async () => {
+    const { queue, dlq, group } = await groupQueue();
+    const body = `not json ${'x'.repeat(250 * 1024)}`;
+    for (let n = 0; n < 5; n++) await sendRaw(queue, `${n}${body}`);
+    const records = await receiveExactly(queue, 5);
+    const response = await consumer({ group, idempotency: false, handle: () => undefined })({
+      Records: records,
+    });
+    expect(response.batchItemFailures).toEqual([]);
+    const dead = await receiveExactly(dlq, 5);
+    expect(dead.map((d) => d.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue)).toEqual(
+      Array(5).fill('unparseable-body'),
+    );
+  });
+
+  it('keeps the body and all ten original attributes through dead-lettering and redrive', async () => {
+    const { queue, dlq, group } = await groupQueue();
+    const attributes = {
+      type: { DataType: 'String', StringValue: 'OrderCancelled' },
+      blob: { DataType: 'Binary', BinaryValue: Buffer.from([0, 1, 2, 254, 255]) },
+      ...Object.fromEntries(
+        Array.from({ length: 8 }, (_, n) => [`a${n}`, { DataType: 'Number', StringValue: String(n) }]),
+      ),
+    };
+    const body = JSON.stringify({ orderId: 'o-1' }); // a plain JSON body: no envelope
+    await clients().sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queue.url,
+        Entries: [{ Id: '0', MessageBody: body, MessageAttributes: attributes }],
+      }),
+    );
+    const [record] = await receiveExactly(queue, 1);
+    const before = decodeRecord(record).envelope;
+    const handler = consumer({ group, idempotency: false, handlers: { OrderPlaced: () => undefined } });
+    expect((await handler({ Records: [record] })).batchItemFailures).toEqual([]);
+    const address = { queueUrl: queue.url, queueArn: queue.arn, dlqUrl: dlq.url, dlqArn: dlq.arn };
+    const [dead] = await peekDeadLetters(clients().sqs, address, 1);
+    expect(dead.reason).toBe('unknown-type');
+
+    const result = await redriveDeadLetters(clients().sqs, address);
+    expect(result.moved).toHaveLength(1);
+    const [back] = await receiveExactly(queue, 1);
+    expect(back.body).toBe(body);
+    const original = originalMessage({ Body: back.body, MessageAttributes: sdkAttributes(back) });
+    expect(original.MessageAttributes).toEqual(
+      Object.fromEntries(
+        Object.entries(attributes).map(([name, value]) => [
+          name,
+          'BinaryValue' in value
+            ? { DataType: 'Binary', BinaryValue: Buffer.from(value.BinaryValue) }
+            : value,
+        ]),
+      ),
+    );
+    expect(decodeRecord(back).envelope.type).toBe(before.type);
+  });
+});
+
+describe('FIFO order when the DLQ cannot be reached', () => {
+  it('stops the message group at a poison record it could not dead-letter', async () => {
+    const { dlq, group } = await groupQueue({ fifo: true });
+    const fifoArn = 'arn:aws:sqs:us-east-1:000000000000:acct.fifo';
+    const batch = [
+      sqsRecord('not json', { groupId: 'acct-1', queueArn: fifoArn }),
+      sqsRecord(envelope('OrderPlaced', { n: 2 }), { groupId: 'acct-1', queueArn: fifoArn }),
+      sqsRecord(envelope('OrderPlaced', { n: 3 }), { groupId: 'acct-1', queueArn: fifoArn }),
+      sqsRecord(envelope('OrderPlaced', { n: 9 }), { groupId: 'acct-2', queueArn: fifoArn }),
+    ];
+    const applied: number[] = [];
+    const build = (deadLetterQueueUrl: string) =>
+      consumer<{ n: number }>({
+        group,
+        idempotency: false,
+        deadLetterQueueUrl,
+        handle: ({ n }) => void applied.push(n),
+      });
+
+    const unreachable = await build(`${dlq.url}-missing`)({ Records: batch });
+    expect(unreachable.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
+      batch.slice(0, 3).map((r) => r.messageId),
+    );
+    expect(applied).toEqual([9]);
+
+    const reachable = await build(dlq.url)({ Records: batch.slice(0, 3) });
+    expect(reachable.batchItemFailures).toEqual([]);
+    expect(applied).toEqual([9, 2, 3]);
+    const [dead] = await receiveRecords(dlq, 1, 1);
+    expect(dead.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue).toBe('unparseable-body');
+  });
+});
+
+describe('idempotency store errors', () => {
+  it('are part of the FanoutError family', async () => {
+    const store = new IdempotencyStore({ tableName: 't' });
+    await expect(
+      store.writeKeys(
+        Array.from({ length: 26 }, (_, n) => ({
+          key: `k${n}`,
+          state: 'completed' as const,
+          payloadHash: '',
+        })),
+      ),
+    ).rejects.toMatchObject({
+      code: 'FANOUT_IDEMPOTENCY_STORE',
+    });
+  });
+});
+
+async function deleteRecords(queueUrl: string, records: readonly SQSRecord[]) {
+  await clients().sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: records.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
+    }),
+  );
+}
+/** A Lambda record's attributes in the SDK's shape. */
+function sdkAttributes(record: SQSRecord) {
+  return Object.fromEntries(
+    Object.entries(record.messageAttributes).map(([name, value]) => [
+      name,
+      value.binaryValue !== undefined
+        ? { DataType: value.dataType, BinaryValue: Buffer.from(value.binaryValue, 'base64') }
+        : { DataType: value.dataType, StringValue: value.stringValue },
+    ]),
+  );
+}
