@@ -138,8 +138,9 @@ for (const size of [10, 100]) {
       'Powertools makeIdempotent',
       samples,
       {
-        text: '≤ 1.1 req/record (Powertools 2.0)',
-        met: (_r, f) => f <= 1.1,
+        // Completions are written soon after each record, gathered: a batch of 100 still needs ~4 writes.
+        text: `≤ ${size === 10 ? '1.1' : '1.05'} req/record (Powertools 2.0)`,
+        met: (_r, f) => f <= (size === 10 ? 1.1 : 1.05),
       },
     ),
   );

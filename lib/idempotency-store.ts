@@ -169,13 +169,14 @@ export class IdempotencyStore {
   }
 
   /**
-   * Extends a lease this caller holds (`leaseExpiresAt` is the expiry it wrote) to `newLeaseExpiresAt`,
-   * for a handler that runs longer than half its lease. Resolves `false` when the key is no longer
-   * held with that lease (it expired and another delivery took it over).
+   * Extends a lease this caller holds to `newLeaseExpiresAt`, for a handler that runs longer than half
+   * its lease. `heldExpiries` are the expiries it may have written (the claim's, and a renewal whose
+   * answer was lost). Resolves `false` when the key is no longer held with one of them (the lease
+   * expired and another delivery took the key over).
    */
   async renewLease(
     key: string,
-    leaseExpiresAt: number,
+    heldExpiries: readonly number[],
     newLeaseExpiresAt: number,
     options: { signal?: AbortSignal } = {},
   ): Promise<boolean> {
@@ -185,13 +186,13 @@ export class IdempotencyStore {
           TableName: this.tableName,
           Key: { pk: { S: key } },
           UpdateExpression: 'SET leaseExpiresAt = :new, expiresAt = :expires',
-          ConditionExpression: '#status = :inProgress AND leaseExpiresAt = :held',
+          ConditionExpression: `#status = :inProgress AND leaseExpiresAt IN (${heldExpiries.map((_, n) => `:held${n}`).join(', ')})`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':new': { N: String(newLeaseExpiresAt) },
             ':expires': { N: String(Math.ceil(newLeaseExpiresAt / 1000) + this.completedTtlSeconds) },
             ':inProgress': { S: 'IN_PROGRESS' },
-            ':held': { N: String(leaseExpiresAt) },
+            ...Object.fromEntries(heldExpiries.map((expiry, n) => [`:held${n}`, { N: String(expiry) }])),
           },
         }),
         { abortSignal: options.signal },
@@ -255,7 +256,8 @@ export class IdempotencyStore {
 
 function classify(item: Record<string, AttributeValue>, hash: string): ClaimResult {
   const storedHash = item.payloadHash?.S;
-  if (storedHash !== undefined && storedHash !== hash) return { status: 'payload-mismatch' };
+  // '' means "not compared" (validatePayload: false), on either side.
+  if (storedHash && hash && storedHash !== hash) return { status: 'payload-mismatch' };
   if (item.status?.S === 'COMPLETED') return { status: 'completed' };
   return { status: 'in-progress', leaseExpiresAt: Number(item.leaseExpiresAt?.N ?? 0) };
 }

@@ -10,6 +10,8 @@ export interface BatchCounts {
   poison: number;
   /** Records nacked without running: deadline, FIFO order after a failure, live lease elsewhere. */
   deferred: number;
+  /** Records nacked because they were still being claimed, handled or settled when the invocation had to answer. */
+  abandoned: number;
 }
 
 /**
@@ -65,6 +67,7 @@ export function createTelemetry(group: string, options: TelemetryOptions): Telem
       metrics.addMetric('Duplicate', MetricUnit.Count, counts.duplicate);
       metrics.addMetric('Poison', MetricUnit.Count, counts.poison);
       metrics.addMetric('Deferred', MetricUnit.Count, counts.deferred);
+      metrics.addMetric('Abandoned', MetricUnit.Count, counts.abandoned);
       for (const ms of durations) metrics.addMetric('HandlerDuration', MetricUnit.Milliseconds, ms);
       metrics.publishStoredMetrics();
     },

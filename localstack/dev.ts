@@ -70,7 +70,7 @@ export async function runDev(options: DevOptions): Promise<boolean> {
     const { group, counts } = message as BatchReport;
     const t = tally(group);
     t.processed += counts.processed;
-    t.retried += counts.failed + counts.deferred;
+    t.retried += counts.failed + counts.deferred + counts.abandoned;
     t.duplicates += counts.duplicate;
     t.poison += counts.poison;
   };

@@ -38,11 +38,16 @@ export interface FollowerItem extends ItemBase {
   readonly hash: string;
 }
 
-export type BatchItem = RunnableItem | PoisonItem | FollowerItem;
+/** A record whose validation was still running when records stopped starting: nacked, not run. */
+export interface LateItem extends ItemBase {
+  readonly kind: 'late';
+}
+
+export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem;
 
 /** The log fields that identify an item. */
 export function logFields(item: BatchItem): Record<string, string> {
-  if (item.kind === 'poison') return { messageId: item.record.messageId };
+  if (item.kind === 'poison' || item.kind === 'late') return { messageId: item.record.messageId };
   return {
     messageId: item.record.messageId,
     eventId: item.envelope.id,

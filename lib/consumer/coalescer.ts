@@ -23,6 +23,8 @@ export interface CoalescerOptions<T, R> {
 
 interface Waiting<T, R> {
   readonly item: T;
+  /** When it was submitted (epoch ms): the linger counts from the oldest waiting request. */
+  readonly at: number;
   readonly resolve: (result: R) => void;
 }
 
@@ -39,7 +41,7 @@ export class Coalescer<T, R> {
   /** Queues `item`; resolves with its result once its call has answered. */
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve) => {
-      this.waiting.push({ item, resolve });
+      this.waiting.push({ item, resolve, at: Date.now() });
       this.scheduleCheck();
     });
   }
@@ -72,10 +74,14 @@ export class Coalescer<T, R> {
       this.flush(this.waiting.length);
       return;
     }
-    this.lingerTimer ??= setTimeout(() => {
-      this.lingerTimer = undefined;
-      this.flush(this.waiting.length);
-    }, this.options.lingerMs);
+    const waited = Date.now() - this.waiting[0].at;
+    this.lingerTimer ??= setTimeout(
+      () => {
+        this.lingerTimer = undefined;
+        this.flush(this.waiting.length);
+      },
+      Math.max(0, this.options.lingerMs - waited),
+    );
   }
 
   /** Sends the first `count` waiting requests, split into calls that respect the limits. */

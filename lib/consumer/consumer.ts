@@ -56,7 +56,7 @@ export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler
     const records = event?.Records ?? [];
     if (records.length === 0) return { batchItemFailures: [] };
     const group = options.group ?? process.env.FANOUT_GROUP ?? groupFromArn(records[0].eventSourceARN);
-    const remainingMs = context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+    const remainingMs = remainingTimeOf(context);
     const budget = new TimeBudget(remainingMs, config);
     try {
       return await handleBatch(records, { group, config, budget, sqs, routeOf, ...groupParts(group) });
@@ -81,8 +81,16 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
   const fifo = records[0].eventSourceARN?.endsWith('.fifo') ?? false;
 
   // 1–2. Decode, route, validate, key; in-batch duplicates.
-  const decoded = await decodeBatch(records, { group, fifo, routeOf: batch.routeOf, config });
-  const items = markInBatchDuplicates(decoded, fifo);
+  const startsEnd = budget.until(budget.startBy);
+  const decoded = await decodeBatch(records, {
+    group,
+    fifo,
+    routeOf: batch.routeOf,
+    config,
+    startsEnd: startsEnd.reached,
+  });
+  startsEnd.cancel();
+  const items = markInBatchDuplicates(decoded);
 
   // 3. Run, until every lane is done or the abandon margin is reached; then let effects finish.
   const activity = { running: 0 };
@@ -110,10 +118,13 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
   // 4. Settle: the verdict gives every record its fate.
   const settlement = settleBatch(items, run.outcomes, { backoff: config.backoff, now: Date.now() });
   logFates(telemetry.logger, settlement.records);
-  if (settlement.visibilityChanges.length > 0) {
+  const sourceArn = records[0].eventSourceARN;
+  if (settlement.visibilityChanges.length > 0 && parseQueueArn(sourceArn ?? '')) {
+    // Without a source queue ARN (a hand-made event) there is no queue to address: the queue's own
+    // visibility timeout applies.
     await changeVisibility(
       sqs,
-      queueUrlFromArn(records[0].eventSourceARN),
+      queueUrlFromArn(sourceArn),
       settlement.visibilityChanges,
       budget.signal('respond'),
     );
@@ -129,19 +140,24 @@ function logFates(logger: Telemetry['logger'], records: readonly SettledRecord[]
   for (const { item, outcome, fate } of records) {
     const line = fateLog(outcome);
     if (!line) continue;
-    logger[line[0]](line[1], {
-      ...logFields(item),
-      ...(fate.ack ? {} : { retryInSeconds: fate.visibilitySeconds }),
-      ...('reason' in outcome ? { reason: outcome.reason, detail: outcome.detail } : {}),
-      ...('error' in outcome ? { error: outcome.error as Error } : {}),
-    });
+    try {
+      logger[line[0]](line[1], {
+        ...logFields(item),
+        ...(fate.ack ? {} : { retryInSeconds: fate.visibilitySeconds }),
+        ...('reason' in outcome ? { reason: outcome.reason, detail: outcome.detail } : {}),
+        ...('error' in outcome ? { error: outcome.error as Error } : {}),
+      });
+    } catch {
+      // A value the logger cannot read (e.g. a thrown Proxy) must not fail the batch.
+      logger[line[0]](line[1], logFields(item));
+    }
   }
 }
 
 function fateLog(outcome: RecordOutcome): ['info' | 'warn' | 'error', string] | undefined {
   switch (outcome.kind) {
     case 'processed':
-      return outcome.completion === 'not-stored'
+      return outcome.completion === 'not-stored' || outcome.completion === 'pending'
         ? [
             'error',
             'handled, but its COMPLETED key could not be stored in time; a duplicate arriving after the lease would run again',
@@ -167,8 +183,30 @@ function fateLog(outcome: RecordOutcome): ['info' | 'warn' | 'error', string] | 
     case 'not-started':
       return undefined;
     case 'abandoned':
-      return ['error', 'record still running at the deadline; nacked (its idempotency lease will expire)'];
+      return [
+        'error',
+        'record still being claimed, handled or settled when the invocation had to answer; nacked (a claim it holds expires with the invocation)',
+      ];
   }
+}
+
+/** The invocation's remaining time in ms: `Infinity` without a Lambda context. */
+function remainingTimeOf(context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): number {
+  if (typeof context?.getRemainingTimeInMillis !== 'function') return Number.POSITIVE_INFINITY;
+  let remaining: unknown;
+  try {
+    remaining = context.getRemainingTimeInMillis();
+  } catch (error) {
+    remaining = `an error (${(error as Error)?.message ?? String(error)})`;
+  }
+  if (typeof remaining !== 'number' || Number.isNaN(remaining)) {
+    throw new ConfigError(
+      'context.getRemainingTimeInMillis',
+      `returned ${String(remaining)}, not a number of milliseconds`,
+      'Pass the Lambda context, or one whose getRemainingTimeInMillis() returns the milliseconds left',
+    );
+  }
+  return Math.max(0, remaining);
 }
 
 function groupFromArn(arn: string | undefined): string {

@@ -11,6 +11,8 @@ import type { ConsumerConfig, TypeRoute } from './options.ts';
 /** What the decode stage needs besides the records. */
 export interface DecodeContext {
   readonly group: string;
+  /** Resolves when no record may start any more: a validation still running then is given up. */
+  readonly startsEnd: Promise<void>;
   readonly fifo: boolean;
   readonly routeOf: (type: string) => TypeRoute<unknown>;
   readonly config: Pick<ConsumerConfig, 'store' | 'keyOf' | 'validatePayload'>;
@@ -40,7 +42,10 @@ async function decodeItem(delivered: SQSRecord, context: DecodeContext): Promise
   try {
     const { envelope } = decodeRecord(record);
     const route = context.routeOf(envelope.type);
-    const data = route.schema ? await validate(route.schema, envelope) : envelope.data;
+    const data = route.schema
+      ? await validateInTime(route.schema, envelope, context.startsEnd)
+      : envelope.data;
+    if (data === LATE) return { ...base, kind: 'late' };
     const { store, keyOf, validatePayload } = context.config;
     const key = store ? IdempotencyStore.tableKey(context.group, deriveKey(keyOf, envelope)) : undefined;
     const hash = store && validatePayload ? payloadHash(envelope.data) : '';
@@ -67,12 +72,11 @@ function itemBase(record: SQSRecord, context: DecodeContext) {
 }
 
 /**
- * Stage 2, in-batch duplicates: on a standard queue, a record whose key an earlier record of the same
- * batch has becomes a follower of that record (it runs no handler and makes no DynamoDB request).
- * On FIFO queues order matters more than the saved request: each record keeps its place in its lane.
+ * Stage 2, in-batch duplicates: a record whose key an earlier record of the same batch has becomes a
+ * follower of that record: it runs no handler, makes no DynamoDB request and takes the leader's outcome.
+ * On FIFO queues it keeps its place in its own lane.
  */
-export function markInBatchDuplicates(items: readonly BatchItem[], fifo: boolean): BatchItem[] {
-  if (fifo) return [...items];
+export function markInBatchDuplicates(items: readonly BatchItem[]): BatchItem[] {
   const leaders = new Map<string, RunnableItem>();
   return items.map((item): BatchItem => {
     if (item.kind !== 'runnable' || item.key === undefined) return item;
@@ -86,30 +90,52 @@ export function markInBatchDuplicates(items: readonly BatchItem[], fifo: boolean
   });
 }
 
+const LATE = Symbol('validation still running when records stopped starting');
+
+/** Validates, giving up when records stop starting (an async schema cannot make the answer late). */
+async function validateInTime(
+  schema: StandardSchemaV1,
+  envelope: Envelope,
+  startsEnd: Promise<void>,
+): Promise<unknown> {
+  return Promise.race([validate(schema, envelope), startsEnd.then(() => LATE)]);
+}
+
+/** The validated data; a schema that throws or answers with no usable result makes the record poison. */
 async function validate(schema: StandardSchemaV1, envelope: Envelope): Promise<unknown> {
-  let result: StandardSchemaV1.Result<unknown>;
+  const where = `event '${envelope.id}' of type '${envelope.type}'`;
+  let issues: string;
   try {
-    result = await schema['~standard'].validate(envelope.data);
+    const result = await schema['~standard'].validate(envelope.data);
+    if (result && typeof result === 'object' && !result.issues && 'value' in result) return result.value;
+    if (!result || typeof result !== 'object' || !Array.isArray(result.issues)) {
+      throw new Error(
+        `the schema's validate returned ${describe(result)}, not { value } or { issues: [...] }`,
+      );
+    }
+    issues = result.issues.slice(0, 5).map(describeIssue).join('; ');
   } catch (error) {
     throw new PoisonMessageError(
       'schema-invalid',
-      `event '${envelope.id}' of type '${envelope.type}': its schema threw: ${(error as Error)?.message ?? String(error)}`,
+      `${where}: its schema threw: ${(error as Error)?.message ?? String(error)}`,
     );
   }
-  if (!result.issues) return result.value;
-  const issues = result.issues
-    .slice(0, 5)
-    .map((issue) => {
-      const path = (issue.path ?? [])
-        .map((s) => (typeof s === 'object' ? String(s.key) : String(s)))
-        .join('.');
-      return `${path || '(root)'}: ${issue.message}`;
-    })
-    .join('; ');
-  throw new PoisonMessageError(
-    'schema-invalid',
-    `event '${envelope.id}' of type '${envelope.type}' fails its schema: ${issues}`,
-  );
+  throw new PoisonMessageError('schema-invalid', `${where} fails its schema: ${issues}`);
+}
+
+function describeIssue(issue: StandardSchemaV1.Issue): string {
+  const path = Array.isArray(issue?.path)
+    ? issue.path.map((s) => (typeof s === 'object' && s !== null ? String(s.key) : String(s))).join('.')
+    : '';
+  return `${path || '(root)'}: ${String(issue?.message ?? 'invalid')}`;
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return typeof value;
+  }
 }
 
 function deriveKey(keyOf: (envelope: Envelope) => string, envelope: Envelope): string {

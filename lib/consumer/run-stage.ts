@@ -3,7 +3,13 @@ import type { DeadLetterSender } from '../dead-letter-sender.ts';
 import { PoisonMessageError } from '../errors.ts';
 import type { IdempotencyStore } from '../idempotency-store.ts';
 import type { Telemetry } from '../telemetry.ts';
-import type { BatchItem, FollowerItem, PoisonItem, RunnableItem } from './batch-item.ts';
+import {
+  type BatchItem,
+  type FollowerItem,
+  logFields,
+  type PoisonItem,
+  type RunnableItem,
+} from './batch-item.ts';
 import { runScheduled } from './batch-scheduler.ts';
 import type { KeyWriter } from './key-writer.ts';
 import type { EffectResult, RecordOutcome } from './record-outcome.ts';
@@ -60,7 +66,8 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
   const runItem = async (item: BatchItem): Promise<RecordOutcome> => {
     outcomes.set(item, { kind: 'abandoned' });
     let outcome: RecordOutcome;
-    if (item.kind === 'poison') outcome = await deadLetter(runners, item, item.reason, item.detail);
+    if (item.kind === 'late') outcome = { kind: 'not-started', because: 'deadline' };
+    else if (item.kind === 'poison') outcome = await deadLetter(runners, item, item.reason, item.detail);
     else if (item.kind === 'follower') outcome = await follow(runners, item, leaderOutcomes.get(item.leader));
     else {
       const running = runRecord(runners, item);
@@ -211,37 +218,46 @@ async function afterHandler(
   return { kind: 'failed', error: handled.error, durationMs, release, leaseExpiresAt: heldUntil };
 }
 
-/** Extends the lease of a record whose handler outlives half of it; returns the stop function. */
+/** The shortest pause between two renewals of a lease, in ms. */
+const MIN_RENEW_INTERVAL_MS = 100;
+
+/**
+ * Extends the lease of a record whose handler outlives half of it, for as long as the handler runs;
+ * returns the stop function. A lease that already reaches the invocation's deadline (the default in
+ * Lambda) is never renewed; outside Lambda, and with a `leaseSeconds` shorter than the invocation, it is.
+ */
 function renewWhileRunning(context: RunContext, item: RunnableItem, lease: number): () => void {
   const { store, budget } = context;
-  let held = lease;
+  if (!store || lease >= budget.deadline) return () => {};
+  const key = item.key as string;
+  let held = [lease]; // the expiry we wrote, and one whose renewal's answer was lost
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const renew = async () => {
+    const current = Math.max(...held);
+    const renewed = Math.min(Date.now() + context.leaseMs(), budget.deadline);
+    const signal = budget.signal('claim');
+    if (stopped || renewed <= current || signal.aborted) return;
+    const ok = await store.renewLease(key, held, renewed, { signal }).catch(() => undefined);
+    if (stopped) return;
+    if (ok === false) {
+      context.logger.warn('the lease of a running record was lost; another delivery may run it too', {
+        ...logFields(item),
+      });
+      return;
+    }
+    held = ok ? [renewed] : [current, renewed]; // an error: the renewal may have landed or not
+    schedule();
+  };
   const schedule = () => {
-    const leaseMs = context.leaseMs();
-    timer = setTimeout(
-      async () => {
-        const renewed = Date.now() + leaseMs;
-        const ok = await store
-          ?.renewLease(item.key as string, held, renewed, { signal: budget.signal('claim') })
-          .catch(() => undefined);
-        if (ok) held = renewed;
-        if (ok === false) {
-          context.logger.warn('the lease of a running record was lost; another delivery may run it too', {
-            messageId: item.record.messageId,
-            eventId: item.envelope.id,
-          });
-          return;
-        }
-        if (timer !== undefined) schedule();
-      },
-      Math.max(0, held - Date.now()) / 2,
-    );
+    const delay = Math.max(MIN_RENEW_INTERVAL_MS, (Math.max(...held) - Date.now()) / 2);
+    timer = setTimeout(() => void renew(), delay);
     timer.unref?.();
   };
   schedule();
   return () => {
+    stopped = true;
     clearTimeout(timer);
-    timer = undefined;
   };
 }
 
@@ -251,7 +267,9 @@ async function follow(
   item: FollowerItem,
   leaderOutcome: Promise<RecordOutcome> | undefined,
 ): Promise<RecordOutcome> {
+  // A leader that has not started yet is not waited for (its lane may need this worker): retried later.
   const outcome = leaderOutcome ? await leaderOutcome : undefined;
+  if (outcome?.kind === 'in-progress') return outcome; // held elsewhere: wait for that lease too
   if (outcome?.kind !== 'processed' && outcome?.kind !== 'duplicate') return { kind: 'leader-not-done' };
   if (runners.context.validatePayload && item.hash !== item.leader.hash) {
     return deadLetter(runners, item, 'payload-mismatch', mismatchDetail(item.leader.key as string));

@@ -35,7 +35,7 @@ export function settleBatch(
   options: { backoff: Required<BackoffOptions> | undefined; now: number; random?: () => number },
 ): BatchSettlement {
   const laneVisibility = new Map<string, number | undefined>();
-  const counts: BatchCounts = { processed: 0, failed: 0, duplicate: 0, poison: 0, deferred: 0 };
+  const counts: BatchCounts = { processed: 0, failed: 0, duplicate: 0, poison: 0, deferred: 0, abandoned: 0 };
   const records: SettledRecord[] = [];
   const handlerDurationsMs: number[] = [];
   for (const item of items) {
@@ -82,6 +82,8 @@ function countOf(outcome: RecordOutcome): keyof BatchCounts {
     case 'claim-failed':
     case 'dead-letter-failed':
       return 'failed';
+    case 'abandoned':
+      return 'abandoned';
     default:
       return 'deferred';
   }

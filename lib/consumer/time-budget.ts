@@ -39,7 +39,8 @@ export interface TimeBudgetOptions {
 export class TimeBudget {
   /** Epoch ms of the invocation's deadline; `Infinity` outside Lambda. */
   readonly deadline: number;
-  private readonly startBy: number;
+  /** Epoch ms after which no record starts (never later than {@link TimeBudget.abandonAt}). */
+  readonly startBy: number;
   /** Epoch ms after which the consumer stops waiting for running handlers. */
   readonly abandonAt: number;
   private readonly effectsBy: number;
@@ -47,13 +48,15 @@ export class TimeBudget {
   private readonly signals = new Map<Phase, AbortSignal>();
   private readonly controllers: AbortController[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
+  private disposed = false;
 
   constructor(remainingMs: number, options: TimeBudgetOptions, now: number = Date.now()) {
     this.deadline = now + remainingMs;
     const before = (marginMs: number, share: number) =>
       this.deadline - Math.min(marginMs, remainingMs * share);
-    this.startBy = before(options.deadlineMarginMs, SHARE.start);
     this.abandonAt = before(options.abandonMarginMs, SHARE.abandon);
+    // A record started after the abandon time would run after its nack was already answered.
+    this.startBy = Math.min(before(options.deadlineMarginMs, SHARE.start), this.abandonAt);
     this.effectsBy = before(EFFECTS_MARGIN_MS, SHARE.effects);
     this.respondBy = before(RESPOND_MARGIN_MS, SHARE.respond);
   }
@@ -65,7 +68,7 @@ export class TimeBudget {
 
   /** Whether a record may still be started. */
   canStart(now: number = Date.now()): boolean {
-    return now < this.startBy;
+    return !this.disposed && now < this.startBy;
   }
 
   /** Milliseconds left until `at`, never negative (`Infinity` outside Lambda). */
@@ -83,6 +86,7 @@ export class TimeBudget {
    * {@link UNBOUNDED_CALL_TIMEOUT_MS} when there is no deadline.
    */
   signal(phase: Phase): AbortSignal {
+    if (this.disposed) return AbortSignal.abort(new DeadlineExceededError('respond'));
     if (!this.bounded) return AbortSignal.timeout(UNBOUNDED_CALL_TIMEOUT_MS);
     let signal = this.signals.get(phase);
     if (!signal && this.msUntil(this.endOf(phase)) === 0) {
@@ -115,10 +119,11 @@ export class TimeBudget {
   }
 
   /**
-   * Ends every phase (call once the invocation has answered): calls still out are aborted and no
-   * retry of this invocation goes on after its response.
+   * Ends every phase (call once the invocation has answered): calls still out are aborted, no call
+   * or record of this invocation starts after its response, and no retry goes on.
    */
   dispose(): void {
+    this.disposed = true;
     for (const timer of this.timers) clearTimeout(timer);
     for (const controller of this.controllers) {
       if (!controller.signal.aborted) controller.abort(new DeadlineExceededError('respond'));

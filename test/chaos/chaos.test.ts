@@ -18,7 +18,7 @@ const projectRoot = path.resolve(import.meta.dirname, '../..');
 describe(`chaos: ${SIZE} events, transient failures, duplicates, shuffling, poison, an outage`, () => {
   let cloud: EmbeddedCloud;
   let stack: LocalStack;
-  const totals = { processed: 0, failed: 0, duplicate: 0, poison: 0, deferred: 0 };
+  const totals = { processed: 0, failed: 0, duplicate: 0, poison: 0, deferred: 0, abandoned: 0 };
   const onBatch = (m: unknown) => {
     const { counts } = m as BatchReport;
     for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
@@ -57,7 +57,7 @@ describe(`chaos: ${SIZE} events, transient failures, duplicates, shuffling, pois
     console.info(
       `chaos (seed ${SEED}): published ${figures.published} (${figures.duplicatePublishes} duplicate publishes, ` +
         `${figures.duplicateDeliveries} duplicate deliveries, ${figures.transient} transient failures, ${figures.poison} poison), ` +
-        `processed ${totals.processed}, retried ${totals.failed + totals.deferred}, duplicates suppressed ${totals.duplicate}, ` +
+        `processed ${totals.processed}, retried ${totals.failed + totals.deferred + totals.abandoned}, duplicates suppressed ${totals.duplicate}, ` +
         `dead-lettered ${deadLettered}, lost ${lost}, doubled ${doubled}, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
 

@@ -436,3 +436,214 @@ function sdkAttributes(record: SQSRecord) {
     ]),
   );
 }
+
+describe('found by an adversarial review', () => {
+  /** Captures the inputs of every command a client sends, by command name. */
+  function capture(client: SQSClient) {
+    const inputs: { name: string; input: Record<string, unknown> }[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        inputs.push({ name: context.commandName ?? '', input: args.input as Record<string, unknown> });
+        return next(args);
+      },
+      { step: 'initialize', name: `capture-${Math.random()}` },
+    );
+    return inputs;
+  }
+  const visibilityOf = (inputs: ReturnType<typeof capture>) =>
+    inputs
+      .filter((i) => i.name === 'ChangeMessageVisibilityBatchCommand')
+      .flatMap((i) => i.input.Entries as { ReceiptHandle: string; VisibilityTimeout: number }[]);
+
+  it('a FIFO batch with the same event twice in a group, and once in another group, runs it once and nacks nothing', async () => {
+    const { queue, group } = await groupQueue({ fifo: true });
+    const table = await idempotencyTable();
+    const ran: string[] = [];
+    const handler = consumer<{ n: string }>({
+      group,
+      idempotency: { tableName: table },
+      handle: async ({ n }) => {
+        ran.push(n);
+        await pause(n === 'slow' ? 300 : 5);
+      },
+    });
+    const [e1, e2, slow] = ['1', '2', 'slow'].map((n) => envelope('OrderPlaced', { n }));
+    const at = (e: unknown, groupId: string) => sqsRecord(e, { groupId, queueArn: queue.arn });
+    const batch = [at(e1, 'a'), at(e1, 'a'), at(e2, 'a'), at(slow, 'b'), at(e1, 'c')];
+    const response = await handler({ Records: batch }, lambdaContext(60_000));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ran.filter((n) => n === '1')).toEqual(['1']);
+    expect(ran).toContain('2');
+  });
+
+  it('a follower of an in-batch leader whose key is held elsewhere waits for that lease too', async () => {
+    const { queue, group } = await groupQueue();
+    const table = await idempotencyTable();
+    const event = envelope('OrderPlaced', { n: 1 });
+    const store = new IdempotencyStore({ tableName: table });
+    await store.claim(IdempotencyStore.tableKey(group, event.id), '', 600_000); // held for 10 minutes
+    const sqs = new SQSClient({});
+    const inputs = capture(sqs);
+    const handler = consumer({
+      group,
+      idempotency: { store, validatePayload: false },
+      sqsClient: sqs,
+      handle: () => {},
+    });
+    const batch = [sqsRecord(event, { queueArn: queue.arn }), sqsRecord(event, { queueArn: queue.arn })];
+    const response = await handler({ Records: batch }, lambdaContext(3000));
+    expect(response.batchItemFailures).toHaveLength(2);
+    const seconds = visibilityOf(inputs).map((e) => e.VisibilityTimeout);
+    expect(seconds).toHaveLength(2);
+    for (const s of seconds) expect(s).toBeGreaterThanOrEqual(595);
+  });
+
+  it('an async schema that outlives the time to start records cannot make the answer late', async () => {
+    const slowSchema: StandardSchemaV1<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => new Promise((resolve) => setTimeout(() => resolve({ value }), 3000)),
+      },
+    };
+    let ran = 0;
+    const handler = consumer({
+      group: 'g',
+      idempotency: false,
+      schema: slowSchema,
+      handle: () => void ran++,
+    });
+    const record = sqsRecord(envelope('OrderPlaced', {}));
+    const started = Date.now();
+    const response = await handler({ Records: [record] }, lambdaContext(1000));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(ran).toBe(0);
+  });
+
+  it.each([
+    ['undefined', () => undefined],
+    ['issues that are not an array', () => ({ issues: 'bad' })],
+    ['an issue path that is not an array', () => ({ issues: [{ message: 'x', path: 'a.b' }] })],
+  ])('a schema answering %s makes the record poison, never the batch fail', async (_name, answer) => {
+    const { queue, dlq, group } = await groupQueue();
+    const odd = {
+      '~standard': { version: 1, vendor: 'test', validate: answer },
+    } as unknown as StandardSchemaV1<unknown, unknown>;
+    const handler = consumer({ group, idempotency: false, schema: odd, handle: () => {} });
+    const response = await handler({
+      Records: [sqsRecord(envelope('OrderPlaced', {}), { queueArn: queue.arn })],
+    });
+    expect(response.batchItemFailures).toEqual([]);
+    const [dead] = await receiveExactly(dlq, 1);
+    expect(dead.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue).toBe('schema-invalid');
+  });
+
+  it('never starts a record after the answer, even with a start margin below the abandon margin', async () => {
+    const started: number[] = [];
+    const handler = consumer<{ n: number }>({
+      group: 'g',
+      idempotency: false,
+      concurrency: 1,
+      deadlineMarginMs: 0,
+      abandonMarginMs: 1000,
+      backoff: false,
+      handle: async ({ n }) => {
+        started.push(n);
+        if (n === 1) await pause(1500);
+      },
+    });
+    const records = [1, 2, 3].map((n) => sqsRecord(envelope('OrderPlaced', { n })));
+    const response = await handler({ Records: records }, lambdaContext(2000));
+    await pause(800); // the first handler ends after the answer; nothing may start then
+    expect(response.batchItemFailures).toHaveLength(3);
+    expect(started).toEqual([1]);
+  });
+
+  it('validatePayload: false does not compare with a hash stored by a consumer that compared', async () => {
+    const { group } = await groupQueue();
+    const table = await idempotencyTable();
+    const event = envelope('OrderPlaced', { n: 1 });
+    let runs = 0;
+    const comparing = consumer({ group, idempotency: { tableName: table }, handle: () => void runs++ });
+    const trusting = consumer({
+      group,
+      idempotency: { tableName: table, validatePayload: false },
+      handle: () => void runs++,
+    });
+    expect((await comparing({ Records: [sqsRecord(event)] })).batchItemFailures).toEqual([]);
+    expect((await trusting({ Records: [sqsRecord(event)] })).batchItemFailures).toEqual([]);
+    expect(runs).toBe(1);
+  });
+
+  it('a context whose remaining time is not a number is a clear ConfigError', async () => {
+    const handler = consumer({ group: 'g', idempotency: false, handle: () => {} });
+    await expect(
+      handler(
+        { Records: [sqsRecord(envelope('OrderPlaced', {}))] },
+        { getRemainingTimeInMillis: () => Number.NaN },
+      ),
+    ).rejects.toMatchObject({ code: 'FANOUT_CONFIG', field: 'context.getRemainingTimeInMillis' });
+  });
+
+  it('counts a record still running at the answer as Abandoned, and renews no lease inside Lambda', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const { BATCH_CHANNEL } = await import('../../lib/index.ts');
+    const table = await idempotencyTable();
+    const dynamodb = new DynamoDBClient({});
+    const requests = new Map<string, number>();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        requests.set(context.commandName ?? '', (requests.get(context.commandName ?? '') ?? 0) + 1);
+        return next(args);
+      },
+      { step: 'initialize', name: 'count-renewals' },
+    );
+    const reports: { counts: Record<string, number> }[] = [];
+    const onBatch = (message: unknown) => void reports.push(message as { counts: Record<string, number> });
+    subscribe(BATCH_CHANNEL, onBatch);
+    try {
+      const handler = consumer<{ hang: boolean }>({
+        group: 'g-abandon',
+        idempotency: { tableName: table, client: dynamodb },
+        backoff: false,
+        handle: ({ hang }) => (hang ? new Promise(() => {}) : pause(1800)),
+      });
+      await handler({ Records: [sqsRecord(envelope('OrderPlaced', { hang: false }))] }, lambdaContext(4000));
+      await handler({ Records: [sqsRecord(envelope('OrderPlaced', { hang: true }))] }, lambdaContext(1000));
+      await pause(500);
+    } finally {
+      unsubscribe(BATCH_CHANNEL, onBatch);
+    }
+    expect(reports.at(-1)?.counts).toMatchObject({ abandoned: 1, deferred: 0 });
+    expect(requests.get('UpdateItemCommand') ?? 0).toBe(0);
+  });
+
+  it('writes nothing for an abandoned record that finishes after the answer', async () => {
+    const table = await idempotencyTable();
+    const event = envelope('OrderPlaced', { n: 1 });
+    const handler = consumer({
+      group: 'g-late',
+      idempotency: { tableName: table },
+      handle: () => pause(700),
+    });
+    const response = await handler({ Records: [sqsRecord(event)] }, lambdaContext(1000));
+    expect(response.batchItemFailures).toHaveLength(1);
+    await pause(600); // the handler has ended by now
+    expect(await keyStatus(table, `g-late#${event.id}`)).toBe('IN_PROGRESS');
+  });
+
+  it('answers a nack for a hand-made event without a source queue ARN (no queue to change visibility on)', async () => {
+    const handler = consumer({
+      group: 'g',
+      idempotency: false,
+      handle: () => {
+        throw new Error('fails');
+      },
+    });
+    const record = { ...sqsRecord(envelope('OrderPlaced', {})), eventSourceARN: '' };
+    expect((await handler({ Records: [record] })).batchItemFailures).toEqual([
+      { itemIdentifier: record.messageId },
+    ]);
+  });
+});

@@ -110,7 +110,14 @@ describe('settle: outcomes in, response and visibility changes out (pure)', () =
       { receiptHandle: a2.record.receiptHandle, seconds: 1 },
       { receiptHandle: a3.record.receiptHandle, seconds: 1 },
     ]);
-    expect(settled.counts).toEqual({ processed: 1, failed: 1, duplicate: 0, poison: 1, deferred: 1 });
+    expect(settled.counts).toEqual({
+      processed: 1,
+      failed: 1,
+      duplicate: 0,
+      poison: 1,
+      deferred: 1,
+      abandoned: 0,
+    });
     expect(settled.handlerDurationsMs).toEqual([5, 7]);
   });
 
