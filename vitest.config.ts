@@ -1,9 +1,30 @@
 import { defineConfig } from 'vitest/config';
+import { motoAvailability } from './localstack/moto-server.ts';
 
-export default defineConfig({
+/**
+ * Two projects in one run:
+ * - `embedded`: every suite, against the embedded cloud (or the endpoint in FANOUT_TEST_ENDPOINT /
+ *   AWS_ENDPOINT_URL_*, see test/helpers/global-setup.ts);
+ * - `moto`: the integration, end-to-end and CLI suites again, against a `moto_server` of their own.
+ *   Where moto is not installed, or the run already targets an external endpoint, it is one skipped
+ *   test whose name and output say why.
+ */
+const EMULATOR_SUITES = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'];
+
+async function motoProject() {
+  const external = process.env.FANOUT_TEST_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_SQS;
+  const moto = external
+    ? { ok: false as const, reason: `this run targets ${external} already` }
+    : await motoAvailability();
+  if (moto.ok) {
+    return { name: 'moto', include: EMULATOR_SUITES, globalSetup: ['test/helpers/moto-global-setup.ts'] };
+  }
+  process.env.FANOUT_MOTO_SKIPPED = moto.reason;
+  return { name: 'moto', include: ['test/targets/moto-skipped.test.ts'] };
+}
+
+export default defineConfig(async () => ({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/global-setup.ts'],
     setupFiles: ['test/helpers/setup-env.ts'],
     env: {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
@@ -14,5 +35,17 @@ export default defineConfig({
     outputFile: { json: '.vitest-report.json' },
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'embedded',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/targets/**'],
+          globalSetup: ['test/helpers/global-setup.ts'],
+        },
+      },
+      { extends: true, test: await motoProject() },
+    ],
   },
-});
+}));

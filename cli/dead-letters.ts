@@ -11,7 +11,7 @@ import {
 import { deadLetterReason, redriveMessage, sqsMessageBytes } from '../lib/dead-letter-format.ts';
 import { chunkEntries } from '../lib/publisher.ts';
 import { parseQueueArn } from '../lib/queue-address.ts';
-import { receiveUpTo, releaseMessages } from '../localstack/queue-inspection.ts';
+import { moveTasksUnsupported, receiveUpTo, releaseMessages } from '../localstack/queue-inspection.ts';
 import { CliError, type GroupAddress } from './target.ts';
 
 /** A dead letter as `fanout dlq peek` shows it. */
@@ -74,33 +74,6 @@ export interface RedriveResult {
 }
 
 /**
- * True when an error from StartMessageMoveTask says the endpoint has no move tasks at all: an AWS-style
- * `InvalidAction` / `UnknownOperation` / `NotImplemented` error (fauxqs answers 400 `InvalidAction`
- * "Unknown action: StartMessageMoveTask"), HTTP 501 (LocalStack's "not yet implemented"), or a 500 whose
- * body is not an AWS error at all (moto answers a bare HTML "Internal Server Error" page, which the SDK
- * cannot parse). Everything else (AccessDenied, a real InternalError, throttling, a bad ARN) is not.
- */
-export function moveTasksUnsupported(error: unknown): boolean {
-  const e = error as {
-    name?: string;
-    Code?: string;
-    __type?: string;
-    message?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = e?.$metadata?.httpStatusCode;
-  if (status === 501) return true;
-  const codes = [e?.name, e?.Code, e?.__type?.split('#').pop()].filter(Boolean) as string[];
-  const unsupported =
-    /^(InvalidAction|UnknownOperation(Exception)?|UnsupportedOperation(Exception)?|NotImplemented(Exception)?)$/;
-  if (codes.some((code) => unsupported.test(code))) return true;
-  const message = e?.message ?? '';
-  if (/\bnot (yet |been )?implemented\b|\bunknown (action|operation)\b/i.test(message)) return true;
-  // The SDK could not read the answer as an AWS error: not an AWS service (an emulator's bare 500 page).
-  return status === 500 && /Deserialization error/.test(message);
-}
-
-/**
  * Moves dead letters back to the group's queue. Without a limit, an SQS message move task is used
  * where the endpoint supports it; otherwise (a limit, or an endpoint without move tasks, see
  * {@link moveTasksUnsupported}) each batch is received from the DLQ, sent to the queue, and deleted
@@ -146,6 +119,27 @@ export async function redriveDeadLetters(
     Number(depth.Attributes?.ApproximateNumberOfMessages ?? 0) +
     Number(depth.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
   const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, deadNow);
+  // Letters this redrive leaves in the DLQ stay hidden until it ends, so that a receive never hands
+  // them out again (some emulators return the same messages first) and the loop reaches the others.
+  const held: Message[] = [];
+  try {
+    return await copyDeadLetters(sqs, group, { limit, startedAt, held, onProgress: options.onProgress });
+  } finally {
+    if (held.length > 0) await releaseMessages(sqs, group.dlqUrl, held).catch(() => {});
+  }
+}
+
+/**
+ * The copy half of a redrive: receive a batch from the DLQ, send it to the queue, delete what was
+ * sent. Letters not to touch (newer than the redrive, or already tried) and letters that could not be
+ * sent go into `held`, for the caller to make visible again at the end.
+ */
+async function copyDeadLetters(
+  sqs: SQSClient,
+  group: GroupAddress,
+  options: { limit: number; startedAt: number; held: Message[]; onProgress?: (moved: number) => void },
+): Promise<RedriveResult> {
+  const { limit, startedAt, held } = options;
   const moved: string[] = [];
   const failed: { messageId: string; error: string }[] = [];
   const undeleted: string[] = [];
@@ -161,7 +155,7 @@ export async function redriveDeadLetters(
     const later = received.filter(
       (m) => Number(m.Attributes?.SentTimestamp ?? 0) > startedAt || attempted.has(m.MessageId ?? ''),
     );
-    if (later.length > 0) await releaseMessages(sqs, group.dlqUrl, later);
+    held.push(...later);
     const batch = received.filter((m) => !later.includes(m));
     if (batch.length === 0) break;
     for (const m of batch) attempted.add(m.MessageId ?? '');
@@ -202,12 +196,7 @@ export async function redriveDeadLetters(
         error: f.Message ?? f.Code ?? 'send failed',
       })),
     ];
-    if (notSent.length > 0)
-      await releaseMessages(
-        sqs,
-        group.dlqUrl,
-        notSent.map((f) => f.message),
-      ).catch(() => {});
+    held.push(...notSent.map((f) => f.message));
     for (const f of notSent) failed.push({ messageId: f.message.MessageId ?? '', error: f.error });
     if (sent.length > 0) {
       const deleted = await deleteAll(sqs, group.dlqUrl, sent);

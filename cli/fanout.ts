@@ -14,6 +14,12 @@ import { CliError, groupOf, resolveTarget, type TargetOptions } from './target.t
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+// `fanout topology | head -1`: the reader went away; stop quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_534)
@@ -61,25 +67,66 @@ const table = (head: string[]) => new Table({ head, style: { head: [], border: [
 
 program
   .command('dev')
-  .description('run the whole stack on the embedded emulator with demo traffic (what npm start runs)')
+  .description(
+    'run the whole stack with demo traffic (what npm start runs): on the embedded emulator, or with --endpoint on a cloud that is already running',
+  )
   .option('--once', 'run the demo once, check it, and exit (status 0 only if every check held)')
   .option(
     '--port <port>',
-    'SNS + SQS port; DynamoDB uses the next one (default 4566, free ports with --once)',
+    'SNS + SQS port of the embedded emulator; DynamoDB uses the next one (default 4566, free ports with --once)',
     port,
+  )
+  .option(
+    '--dynamodb-endpoint <url>',
+    'with --endpoint: DynamoDB endpoint of that cloud (default: the --endpoint URL, as on moto and LocalStack)',
   )
   .option('--orders <n>', 'orders the demo places', positive, 20)
   .option('--verbose', "show the handlers' JSON logs and metrics")
-  .action(async (options: { once?: boolean; port?: number; orders: number; verbose?: boolean }) => {
-    const { runDev } = await import('../localstack/dev.ts');
-    const ok = await runDev({
-      topology: await loadTopology(),
-      projectRoot,
-      ...options,
-      once: options.once ?? false,
-    });
-    process.exitCode = ok ? 0 : 1;
-  });
+  .action(
+    async (options: {
+      once?: boolean;
+      port?: number;
+      dynamodbEndpoint?: string;
+      orders: number;
+      verbose?: boolean;
+    }) => {
+      const { endpoint, stack, json } = globals();
+      if (stack) throw new CliError('dev runs the stack locally; --stack is for a deployed stack');
+      if (options.dynamodbEndpoint && !endpoint)
+        throw new CliError(
+          '--dynamodb-endpoint goes with --endpoint URL (the SNS + SQS endpoint of that cloud)',
+        );
+      if (endpoint && options.port !== undefined)
+        throw new CliError(
+          '--port is for the embedded emulator; with --endpoint nothing is started, so leave --port out',
+        );
+      const [{ runDev, signalExitCode }, { PortInUseError }] = await Promise.all([
+        import('./dev.ts'),
+        import('../localstack/embedded-cloud.ts'),
+      ]);
+      try {
+        const result = await runDev({
+          topology: await loadTopology(),
+          projectRoot,
+          once: options.once ?? false,
+          port: options.port,
+          orders: options.orders,
+          verbose: options.verbose,
+          endpoints: endpoint
+            ? { snsSqs: endpoint, dynamodb: options.dynamodbEndpoint ?? endpoint }
+            : undefined,
+          ...(json ? { out: process.stderr, json: process.stdout } : {}),
+        });
+        if (result.stoppedBy) process.exit(signalExitCode(result.stoppedBy));
+        process.exitCode = result.ok ? 0 : 1;
+      } catch (error) {
+        if (!(error instanceof PortInUseError)) throw error;
+        throw new CliError(
+          `${error.message} (another npm start, LocalStack or moto?): stop it, pass --port N to use N and N+1, or --endpoint URL to run on the cloud already there`,
+        );
+      }
+    },
+  );
 
 program
   .command('bench')
@@ -87,12 +134,52 @@ program
   .option('--quick', 'smaller loads, 2 rounds: a smoke run')
   .action(async (options: { quick?: boolean }) => {
     const { spawnSync } = await import('node:child_process');
+    const json = globals().json;
+    const started = Date.now();
     const result = spawnSync(process.execPath, ['bench/run.ts', ...(options.quick ? ['--quick'] : [])], {
       cwd: projectRoot,
-      stdio: 'inherit',
+      // With --json the bench's own table goes to stderr and stdout carries only the JSON.
+      stdio: json ? ['inherit', process.stderr, 'inherit'] : 'inherit',
     });
     process.exitCode = result.status ?? 1;
+    if (json) printJson(await benchSummary(result.status, started));
   });
+
+/** Where `bench/run.ts` wrote its results, with the figures of each comparison. */
+async function benchSummary(status: number | null, started: number) {
+  const { readFileSync, statSync } = await import('node:fs');
+  const dir = path.join(projectRoot, 'bench', 'results');
+  const files = {
+    json: path.join(dir, 'latest.json'),
+    markdown: path.join(dir, 'latest.md'),
+    chart: path.join(dir, 'ratios.svg'),
+  };
+  const fresh = (() => {
+    try {
+      return statSync(files.json).mtimeMs >= started - 1000;
+    } catch {
+      return false;
+    }
+  })();
+  if (status !== 0 || !fresh) return { ok: false, exitStatus: status, files };
+  const { date, machine, quick, rounds, results } = JSON.parse(readFileSync(files.json, 'utf8')) as {
+    date: string;
+    machine: string;
+    quick: boolean;
+    rounds: number;
+    results: { samples?: unknown }[];
+  };
+  // Each comparison's figures (measure, medians, ratio, goal, met), without the raw samples.
+  return {
+    ok: true,
+    files,
+    date,
+    machine,
+    quick,
+    rounds,
+    results: results.map(({ samples: _, ...row }) => row),
+  };
+}
 
 program
   .command('topology')
@@ -129,12 +216,16 @@ program
     [] as string[],
   )
   .option('--group-id <id>', 'message group id (FIFO topics)')
+  .option(
+    '--id <id>',
+    'event id: re-publish an event under its id (consumers that applied it skip it); default: a fresh id',
+  )
   .option('--count <n>', 'publish N copies with fresh ids (a quick load generator)', positive, 1)
   .action(
     async (
       topic: string,
       payload: string,
-      options: { type?: string; attr: string[]; groupId?: string; count: number },
+      options: { type?: string; attr: string[]; groupId?: string; id?: string; count: number },
     ) => {
       const t = await target();
       const bar =
@@ -153,11 +244,11 @@ program
           type: options.type,
           attributes: options.attr,
           groupId: options.groupId,
+          id: options.id,
           count: options.count,
         },
         (done) => bar?.update(done),
-      );
-      bar?.stop();
+      ).finally(() => bar?.stop());
       const failed = results.filter((r) => !r.ok);
       if (globals().json)
         printJson({
@@ -170,7 +261,8 @@ program
         print(
           `published ${results.length - failed.length} of ${results.length} to ${topic}${results.length === 1 && results[0].ok ? ` (id ${results[0].id})` : ''}`,
         );
-        for (const f of failed.slice(0, 5)) if (!f.ok) print(pc.red(`  ${f.error.message}`));
+        for (const f of failed.slice(0, 5))
+          if (!f.ok) process.stderr.write(`${pc.red(`fanout: not published: ${f.error.message}`)}\n`);
       }
       if (failed.length > 0) process.exitCode = 1;
     },
@@ -195,8 +287,24 @@ function renderStatus(status: StackStatus): string {
       flag,
     ]);
   }
-  const topics = table(['topic', 'subscriptions']);
-  for (const t of status.topics) topics.push([t.topic, t.subscriptions]);
+  const topics = table(['topic', 'subscriptions', 'topology', '']);
+  for (const t of status.topics) {
+    const problems = !t.exists
+      ? ['topic missing: not provisioned here']
+      : [
+          ...(t.missing.length > 0 ? [`not subscribed: ${t.missing.join(', ')}`] : []),
+          ...(t.unexpected > 0 ? [`${t.unexpected} not in the topology`] : []),
+          ...(t.missing.length === 0 && t.unexpected === 0 && !t.matchesTopology
+            ? [`${t.subscriptions - t.expected} duplicate`]
+            : []),
+        ];
+    topics.push([
+      t.topic,
+      t.matchesTopology ? t.subscriptions : pc.red(String(t.subscriptions)),
+      t.expected,
+      problems.length > 0 ? pc.red(`MISMATCH: ${problems.join('; ')}`) : pc.green('ok'),
+    ]);
+  }
   return `${pc.dim(status.target)}\n${groups.toString()}\n${topics.toString()}`;
 }
 
@@ -209,6 +317,8 @@ program
   .option('--interval <seconds>', 'seconds between refreshes with --watch', positive, 2)
   .action(async (options: { watch?: boolean; interval: number }) => {
     const t = await target();
+    // Ctrl-C ends a watch: nothing to clean up, exit status 130 as for any interrupted command.
+    if (options.watch) process.once('SIGINT', () => process.exit(130));
     for (;;) {
       const status = await readStatus(t);
       if (globals().json) {
@@ -221,6 +331,25 @@ program
       if (!options.watch) return;
       await new Promise((resolve) => setTimeout(resolve, options.interval * 1000));
     }
+  });
+
+program
+  .command('probe')
+  .description(
+    'measure the SNS/SQS/DynamoDB behaviours fanout depends on at --endpoint, AWS_ENDPOINT_URL_*, or (neither set) a fresh embedded emulator',
+  )
+  .action(async () => {
+    const { runCapabilityProbe, ProbeUnreachableError } = await import('../localstack/capability-probe.ts');
+    const report = await runCapabilityProbe({ endpoint: globals().endpoint }).catch((error: unknown) => {
+      throw error instanceof ProbeUnreachableError ? new CliError(error.message) : error;
+    });
+    if (globals().json) return printJson(report.results);
+    const colour = { yes: pc.green, no: pc.red, partial: pc.yellow, error: pc.magenta };
+    const view = table(['behaviour', 'result', 'detail']);
+    for (const r of report.results) view.push([r.behaviour, colour[r.result](r.result), r.detail]);
+    print(
+      `${pc.dim(`${report.target}: ${report.results.length} checks in ${(report.durationMs / 1000).toFixed(1)} s`)}\n${view.toString()}`,
+    );
   });
 
 const dlq = program.command('dlq').description('inspect, redrive or purge a group’s dead letters');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Publisher, type PublishInput, type PublishResult } from '../lib/index.ts';
+import { Publisher, type PublishInput, type PublishResult, PublishValidationError } from '../lib/index.ts';
 import { CliError, type Target, topicOf } from './target.ts';
 
 /** What `fanout publish` was asked to send. */
@@ -10,8 +10,33 @@ export interface PublishRequest {
   readonly type?: string;
   readonly attributes: readonly string[];
   readonly groupId?: string;
+  /** Event id: re-publishes an event under its id, so consumers that applied it skip it. */
+  readonly id?: string;
   readonly count: number;
 }
+
+/** The option of `fanout publish` behind each field the library validates. */
+const OPTION_OF_FIELD: Record<string, string> = {
+  type: '--type',
+  groupId: '--group-id',
+  deduplicationId: '--id',
+  attributes: '--attr',
+};
+
+/** A validation error of the library in the CLI's words: the option to fix, not the library's field. */
+function validationError(error: PublishValidationError): CliError {
+  const option = OPTION_OF_FIELD[error.field];
+  let message = error.message
+    .replace(/^message (?:'[^']*'|\d+): /, '')
+    .replace(/^message '[^']*' /, 'the message ');
+  // The library names its FIFO fields (`'groupId' is required`, `deduplicationId "…" is invalid`).
+  if (error.field === 'groupId' || error.field === 'deduplicationId')
+    message = message.replaceAll(`'${error.field}'`, `${option}`).replaceAll(error.field, `${option}`);
+  return new CliError(option && !message.includes(option) ? `${option}: ${message}` : message);
+}
+
+/** Same rule as SNS FIFO deduplication ids, so that an id works on every topic. */
+const EVENT_ID = /^[\x21-\x7E]{1,128}$/;
 
 /** Why a payload file cannot be read, in words, from the error `readFileSync` threw. */
 function unreadable(error: unknown): string {
@@ -58,7 +83,8 @@ function parseAttributes(pairs: readonly string[]): Record<string, string> {
 }
 
 /**
- * Publishes the payload `count` times with fresh event ids. A payload that is a whole envelope
+ * Publishes the payload `count` times with fresh event ids (or once under `id`). A message that breaks a
+ * rule (FIFO without `--group-id`, a bad attribute, too large) is a {@link CliError} naming the option. A payload that is a whole envelope
  * (`{ type, data, … }`) keeps its type and data; otherwise it is the data and `--type` is required.
  */
 export async function publishFromCli(
@@ -77,22 +103,44 @@ export async function publishFromCli(
       'no event type: pass --type OrderPlaced, or a payload of the form { "type": …, "data": … }',
     );
   const data = envelope ? envelope.data : payload;
+  if (request.id !== undefined) {
+    if (!EVENT_ID.test(request.id))
+      throw new CliError(
+        `--id ${JSON.stringify(request.id)} is invalid: use 1 to 128 letters, digits and punctuation (no spaces)`,
+      );
+    if (request.count > 1)
+      throw new CliError(
+        '--id publishes one event under that id; leave out --count (every copy would be a duplicate the consumers skip)',
+      );
+  }
   const publisher = new Publisher({
     topicArn: topicOf(target, request.topic),
     client: target.sns,
     source: 'fanout-cli',
   });
+  if (publisher.fifo && request.groupId === undefined)
+    throw new CliError(
+      `${request.topic} is a FIFO topic: pass --group-id G (messages with the same group id are delivered in order, e.g. the account id)`,
+    );
+  if (!publisher.fifo && request.groupId !== undefined)
+    throw new CliError(`--group-id is for FIFO topics only; ${request.topic} is a standard topic`);
   const attributes = parseAttributes(request.attributes);
   const input: PublishInput = {
     type,
     data,
     attributes,
-    ...(request.groupId ? { groupId: request.groupId } : {}),
+    ...(request.groupId !== undefined ? { groupId: request.groupId } : {}),
+    ...(request.id !== undefined ? { id: request.id } : {}),
   };
   const results: PublishResult[] = [];
   for (let done = 0; done < request.count; ) {
     const size = Math.min(100, request.count - done);
-    results.push(...(await publisher.publishBatch(Array.from({ length: size }, () => input))));
+    const batch = await publisher.publishBatch(Array.from({ length: size }, () => input));
+    // Every copy is the same message: one that breaks a rule breaks it for all, before anything is sent.
+    const [first] = batch;
+    if (first && !first.ok && first.error instanceof PublishValidationError)
+      throw validationError(first.error);
+    results.push(...batch);
     done += size;
     onProgress(done);
   }

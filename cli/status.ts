@@ -16,10 +16,21 @@ export interface GroupStatus {
   readonly fallingBehind: boolean;
 }
 
-/** One topic's subscriptions. */
+/** One topic's subscriptions, against what the topology declares. */
 export interface TopicStatus {
   readonly topic: string;
+  /** False when the topology's topic is not on the target at all. */
+  readonly exists: boolean;
+  /** Subscriptions the topic has. */
   readonly subscriptions: number;
+  /** Subscriptions the topology declares: one per group that subscribes to the topic. */
+  readonly expected: number;
+  /** Groups of the topology whose queue is not subscribed to the topic. */
+  readonly missing: readonly string[];
+  /** Subscriptions to anything else than the queue of a group of the topic. */
+  readonly unexpected: number;
+  /** The topic exists and its subscriptions are exactly the topology's. */
+  readonly matchesTopology: boolean;
 }
 
 export interface StackStatus {
@@ -54,15 +65,50 @@ export async function readStatus(target: Target): Promise<StackStatus> {
         };
       }),
   );
-  const topics = await Promise.all(
-    [...target.topics].map(async ([topic, arn]) => {
-      const { Subscriptions = [] } = await target.sns.send(
-        new ListSubscriptionsByTopicCommand({ TopicArn: arn }),
-      );
-      return { topic, subscriptions: Subscriptions.length };
-    }),
-  );
+  const topics = await Promise.all(target.topology.topics.map((t) => topicStatus(target, t.name)));
   return { target: target.description, groups, topics };
+}
+
+/** Compares a topic's subscriptions with the groups the topology subscribes to it. */
+async function topicStatus(target: Target, topic: string): Promise<TopicStatus> {
+  const subscribers = target.topology.groups.filter((g) => g.subscribe.includes(topic)).map((g) => g.name);
+  const arn = target.topics.get(topic);
+  if (!arn) {
+    return {
+      topic,
+      exists: false,
+      subscriptions: 0,
+      expected: subscribers.length,
+      missing: subscribers,
+      unexpected: 0,
+      matchesTopology: false,
+    };
+  }
+  const endpoints: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await target.sns.send(
+      new ListSubscriptionsByTopicCommand({ TopicArn: arn, NextToken: token }),
+    );
+    endpoints.push(...(page.Subscriptions ?? []).map((s) => s.Endpoint ?? ''));
+    token = page.NextToken;
+  } while (token);
+  const queueOf = (group: string) => target.groups.get(group)?.queueArn;
+  const missing = subscribers.filter((g) => {
+    const queue = queueOf(g);
+    return !queue || !endpoints.includes(queue);
+  });
+  const expectedQueues = new Set(subscribers.map(queueOf));
+  const unexpected = endpoints.filter((e) => !expectedQueues.has(e)).length;
+  return {
+    topic,
+    exists: true,
+    subscriptions: endpoints.length,
+    expected: subscribers.length,
+    missing,
+    unexpected,
+    matchesTopology: missing.length === 0 && unexpected === 0 && endpoints.length === subscribers.length,
+  };
 }
 
 async function oldestMessageAge(cloudwatch: CloudWatchClient, queueUrl: string): Promise<number | undefined> {

@@ -3,6 +3,7 @@ import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { parseOutputDescription } from '../infra/stack-outputs.ts';
 import { createSqsClient } from '../lib/queue-address.ts';
+import { prefixed } from '../lib/resource-names.ts';
 import { resolveTopology, type Topology, type TopologyDefinition } from '../lib/topology.ts';
 
 /** A problem the operator can fix; printed as one line, exit status 1. */
@@ -30,7 +31,7 @@ export interface Target {
 
 /** How to reach the stack. */
 export interface TargetOptions {
-  /** SNS/SQS endpoint (sets AWS_ENDPOINT_URL_SNS/SQS); default: the environment's, else http://127.0.0.1:4566. */
+  /** SNS/SQS endpoint (sets AWS_ENDPOINT_URL_SNS/SQS); it beats the environment's; see {@link localEndpoints}. */
   readonly endpoint?: string;
   /** Name of a deployed FanoutStack; topics and queues come from its outputs. */
   readonly stack?: string;
@@ -40,23 +41,32 @@ export interface TargetOptions {
 export const DEFAULT_LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
 
 /**
+ * The SNS and SQS endpoints of a local target, first match wins: `--endpoint` (both services), else
+ * the environment (`AWS_ENDPOINT_URL_SQS`, else `AWS_ENDPOINT_URL`; SNS: `AWS_ENDPOINT_URL_SNS`, else
+ * the same as SQS), else {@link DEFAULT_LOCAL_ENDPOINT} (where `npm start` serves).
+ */
+export function localEndpoints(
+  options: Pick<TargetOptions, 'endpoint'>,
+  env: NodeJS.ProcessEnv = process.env,
+): { sns: string; sqs: string } {
+  if (options.endpoint) return { sns: options.endpoint, sqs: options.endpoint };
+  const sqs = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL ?? DEFAULT_LOCAL_ENDPOINT;
+  return { sns: env.AWS_ENDPOINT_URL_SNS ?? sqs, sqs };
+}
+
+/**
  * Resolves topics and groups: from a deployed stack's CloudFormation outputs (`--stack`), or by name
- * on an endpoint (embedded emulator, LocalStack), with names from `infra/topology.ts`.
+ * on an endpoint (embedded emulator, LocalStack, moto), with names from `infra/topology.ts` (after
+ * `FANOUT_RESOURCE_PREFIX`, when set, as local provisioning names them).
  * Fails with one actionable line when the target cannot be reached.
  */
 export async function resolveTarget(definition: TopologyDefinition, options: TargetOptions): Promise<Target> {
   const topology = resolveTopology(definition);
   if (options.stack) return fromStack(topology, options.stack);
 
-  const endpoint =
-    options.endpoint ??
-    process.env.AWS_ENDPOINT_URL_SQS ??
-    process.env.AWS_ENDPOINT_URL ??
-    DEFAULT_LOCAL_ENDPOINT;
-  if (options.endpoint || !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL)) {
-    process.env.AWS_ENDPOINT_URL_SNS = endpoint;
-    process.env.AWS_ENDPOINT_URL_SQS = endpoint;
-  }
+  const { sqs: endpoint, sns: snsEndpoint } = localEndpoints(options);
+  process.env.AWS_ENDPOINT_URL_SNS = snsEndpoint;
+  process.env.AWS_ENDPOINT_URL_SQS = endpoint;
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
@@ -73,13 +83,13 @@ export async function resolveTarget(definition: TopologyDefinition, options: Tar
     } while (token);
   } catch (error) {
     throw new CliError(
-      `cannot reach SNS at ${endpoint} (${(error as Error).message.split('\n')[0]}): start the local cloud with 'npm start', or pass --endpoint URL or --stack NAME`,
+      `cannot reach SNS at ${snsEndpoint} (${(error as Error).message.split('\n')[0]}): start the local cloud with 'npm start', or pass --endpoint URL or --stack NAME`,
     );
   }
   listed = listed.filter(Boolean);
   const topics = new Map<string, string>();
   for (const topic of topology.topics) {
-    const arn = listed.find((a) => a.endsWith(`:${topic.name}`));
+    const arn = listed.find((a) => a.endsWith(`:${prefixed(topic.name)}`));
     if (arn) topics.set(topic.name, arn);
   }
 
@@ -87,8 +97,8 @@ export async function resolveTarget(definition: TopologyDefinition, options: Tar
   await Promise.all(
     topology.groups.map(async (group) => {
       const [queue, dlq] = await Promise.all([
-        lookUpQueue(sqs, group.queueName),
-        lookUpQueue(sqs, group.dlqName),
+        lookUpQueue(sqs, prefixed(group.queueName)),
+        lookUpQueue(sqs, prefixed(group.dlqName)),
       ]);
       if (queue && dlq)
         groups.set(group.name, {

@@ -1,6 +1,25 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
+import { buildApp } from 'fauxqs';
+
+/** The only interface the embedded cloud listens on: it is reachable from this machine alone. */
+export const LOOPBACK = '127.0.0.1';
+
+/** A port the embedded cloud was asked to use is taken (another `npm start`, LocalStack, moto…). */
+export class PortInUseError extends Error {
+  readonly port: number;
+  readonly service: string;
+
+  constructor(port: number, service: string) {
+    super(`port ${port} (${service}) on ${LOOPBACK} is already in use`);
+    this.name = 'PortInUseError';
+    this.port = port;
+    this.service = service;
+  }
+}
+
+const inUse = (error: unknown, port: number, service: string) =>
+  (error as NodeJS.ErrnoException)?.code === 'EADDRINUSE' ? new PortInUseError(port, service) : error;
 
 /** Where the local cloud's services listen, and the SDK variables that point clients at them. */
 export interface CloudEndpoints {
@@ -50,31 +69,41 @@ export function sdkEnvironment(endpoints: { sns: string; sqs: string; dynamodb: 
 }
 
 /**
- * Starts SNS + SQS (fauxqs) and DynamoDB (dynalite) in this process, on loopback ports.
- * No Docker, no AWS account; state lives in memory until `stop()`.
+ * Starts SNS + SQS (fauxqs) and DynamoDB (dynalite) in this process, on 127.0.0.1 only (fauxqs'
+ * `startFauxqs` always binds every interface, so its app is started here on the loopback address).
+ * No Docker, no AWS account; state lives in memory until `stop()`. A port that is taken rejects with
+ * {@link PortInUseError}.
  */
 export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Promise<EmbeddedCloud> {
   const region = options.region ?? 'us-east-1';
-  const fauxqs = await startFauxqs({ port: options.snsSqsPort ?? 0, logger: false, defaultRegion: region });
+  const snsSqsPort = options.snsSqsPort ?? 0;
+  const dynamodbPort = options.dynamodbPort ?? 0;
+  const fauxqs = buildApp({ logger: false, defaultRegion: region });
+  try {
+    await fauxqs.listen({ port: snsSqsPort, host: LOOPBACK });
+  } catch (error) {
+    await fauxqs.close();
+    throw inUse(error, snsSqsPort, 'SNS + SQS');
+  }
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   try {
     await new Promise<void>((resolve, reject) => {
       dynamo.once('error', reject);
-      dynamo.listen(options.dynamodbPort ?? 0, '127.0.0.1', () => resolve());
+      dynamo.listen(dynamodbPort, LOOPBACK, () => resolve());
     });
   } catch (error) {
-    await fauxqs.stop();
-    throw error;
+    await fauxqs.close();
+    throw inUse(error, dynamodbPort, 'DynamoDB');
   }
-  const snsSqs = `http://127.0.0.1:${fauxqs.port}`;
-  const dynamodb = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+  const snsSqs = `http://${LOOPBACK}:${(fauxqs.server.address() as AddressInfo).port}`;
+  const dynamodb = `http://${LOOPBACK}:${(dynamo.address() as AddressInfo).port}`;
   const endpoints = { sns: snsSqs, sqs: snsSqs, dynamodb, region };
   return {
     ...endpoints,
     env: sdkEnvironment(endpoints),
     async stop() {
       await Promise.all([
-        fauxqs.stop(),
+        fauxqs.close(),
         new Promise<void>((resolve) => {
           dynamo.closeAllConnections?.();
           dynamo.close(() => resolve());

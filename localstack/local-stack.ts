@@ -5,7 +5,7 @@ import { createSqsClient } from '../lib/queue-address.ts';
 import { resolveTopology, type TopologyDefinition } from '../lib/topology.ts';
 import { type EmbeddedCloud, type EmbeddedCloudOptions, startEmbeddedCloud } from './embedded-cloud.ts';
 import { EventSourceRunner, type InvocationReport, type SqsLambdaHandler } from './event-source-runner.ts';
-import { LOCAL_TABLES, type ProvisionedStack, provisionTopology } from './provision.ts';
+import { localTables, type ProvisionedStack, provisionTopology } from './provision.ts';
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
@@ -46,8 +46,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const cloud = options.embedded === false ? undefined : await startEmbeddedCloud(options.embedded ?? {});
   try {
     if (cloud) Object.assign(process.env, cloud.env);
-    process.env.FANOUT_IDEMPOTENCY_TABLE = LOCAL_TABLES.idempotency;
-    process.env.FANOUT_EFFECTS_TABLE = LOCAL_TABLES.effects;
+    const tables = localTables();
+    process.env.FANOUT_IDEMPOTENCY_TABLE = tables.idempotency;
+    process.env.FANOUT_EFFECTS_TABLE = tables.effects;
     const provisioned = await provisionTopology(options.topology);
     const sqs = createSqsClient();
     const region = process.env.AWS_REGION ?? 'us-east-1';

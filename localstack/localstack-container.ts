@@ -3,10 +3,28 @@ import { getContainerRuntimeClient } from 'testcontainers';
 import { type CloudEndpoints, sdkEnvironment } from './embedded-cloud.ts';
 
 /**
- * The LocalStack image the suites and `localstack/docker-compose.yml` use. Pinned: LocalStack's
- * behaviour changes between releases and a test target must not move under us.
+ * The free LocalStack image the suites and `localstack/docker-compose.yml` use by default. Pinned:
+ * LocalStack's behaviour changes between releases and a test target must not move under us. Since
+ * March 2026 the images after 4.14 need a `LOCALSTACK_AUTH_TOKEN` (the free Community image was
+ * retired); this one runs without.
  */
-export const LOCALSTACK_IMAGE = 'localstack/localstack:4.9.2';
+export const DEFAULT_LOCALSTACK_IMAGE = 'localstack/localstack:4.9.2';
+
+/** The image to run: `FANOUT_LOCALSTACK_IMAGE` when set (e.g. a newer, token-gated one), else the default. */
+export function localstackImage(): string {
+  return process.env.FANOUT_LOCALSTACK_IMAGE || DEFAULT_LOCALSTACK_IMAGE;
+}
+
+/** The container's environment: services, region, and `LOCALSTACK_AUTH_TOKEN` passed on when set. */
+export function localstackEnvironment(region: string): Record<string, string> {
+  return {
+    SERVICES: 'sns,sqs,dynamodb,lambda,cloudformation,iam,sts,ssm,s3,kms,logs,cloudwatch,events,ecr',
+    AWS_DEFAULT_REGION: region,
+    ...(process.env.LOCALSTACK_AUTH_TOKEN
+      ? { LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN }
+      : {}),
+  };
+}
 
 /** Whether a container runtime answers, and if not, why (for the skip notice). */
 export async function dockerAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -30,11 +48,8 @@ export interface LocalStackContainer extends CloudEndpoints {
 
 /** Starts LocalStack (SNS, SQS, DynamoDB, Lambda, CloudFormation…) with testcontainers. */
 export async function startLocalStackContainer(region = 'us-east-1'): Promise<LocalStackContainer> {
-  const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
-    .withEnvironment({
-      SERVICES: 'sns,sqs,dynamodb,lambda,cloudformation,iam,sts,ssm,s3,kms,logs,cloudwatch,events,ecr',
-      AWS_DEFAULT_REGION: region,
-    })
+  const container = await new LocalstackContainer(localstackImage())
+    .withEnvironment(localstackEnvironment(region))
     .start();
   const uri = container.getConnectionUri();
   const endpoints = { sns: uri, sqs: uri, dynamodb: uri, region };

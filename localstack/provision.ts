@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../lib/queue-address.ts';
+import { prefixed } from '../lib/resource-names.ts';
 import { resolveTopology, type Topology, type TopologyDefinition } from '../lib/topology.ts';
 import {
   ensureIdempotencyTable,
@@ -11,8 +12,10 @@ import {
   type QueueRef,
 } from './resources.ts';
 
-/** Names of the tables a local stack uses. */
-export const LOCAL_TABLES = { idempotency: 'fanout-idempotency', effects: 'fanout-effects' } as const;
+/** Names of the tables a local stack uses (with `FANOUT_RESOURCE_PREFIX`, if set). */
+export function localTables(): { readonly idempotency: string; readonly effects: string } {
+  return { idempotency: prefixed('fanout-idempotency'), effects: prefixed('fanout-effects') };
+}
 
 /** What provisioning created (or found), by topology name. */
 export interface ProvisionedStack {
@@ -32,12 +35,13 @@ export interface ProvisionClients {
 /**
  * Creates the topology's topics, queues, DLQs with redrive policies, raw-delivery subscriptions with
  * their filter policies, and the tables, through the AWS SDK. Idempotent: running it again finds what
- * exists. Works against any endpoint: the embedded emulator, LocalStack, or an AWS account.
+ * exists. Works against any endpoint: the embedded emulator, LocalStack, moto, or an AWS account. Names
+ * carry `FANOUT_RESOURCE_PREFIX` when it is set; the returned maps are keyed by the topology's names.
  */
 export async function provisionTopology(
   definition: TopologyDefinition,
   clients: ProvisionClients = {},
-  tables: { idempotency: string; effects: string } = LOCAL_TABLES,
+  tables: { idempotency: string; effects: string } = localTables(),
 ): Promise<ProvisionedStack> {
   const topology = resolveTopology(definition);
   const sns = clients.sns ?? new SNSClient({});
@@ -45,18 +49,18 @@ export async function provisionTopology(
   const dynamodb = clients.dynamodb ?? new DynamoDBClient({});
 
   const topics = new Map<string, string>();
-  for (const topic of topology.topics) topics.set(topic.name, await ensureTopic(sns, topic.name));
+  for (const topic of topology.topics) topics.set(topic.name, await ensureTopic(sns, prefixed(topic.name)));
 
   const groups = new Map<string, { queue: QueueRef; dlq: QueueRef }>();
   await Promise.all(
     topology.groups.map(async (group) => {
       const dlq = await ensureQueue(sqs, {
-        name: group.dlqName,
+        name: prefixed(group.dlqName),
         fifo: group.fifo,
         retentionSeconds: group.dlqRetentionDays * 86_400,
       });
       const queue = await ensureQueue(sqs, {
-        name: group.queueName,
+        name: prefixed(group.queueName),
         fifo: group.fifo,
         visibilityTimeoutSeconds: group.visibilityTimeoutSeconds,
         retentionSeconds: group.retentionDays * 86_400,

@@ -80,3 +80,30 @@ export async function readAllMessages(sqs: SQSClient, queueUrl: string): Promise
   await releaseMessages(sqs, queueUrl, all);
   return all;
 }
+
+/**
+ * True when an error from StartMessageMoveTask says the endpoint has no move tasks at all: an AWS-style
+ * `InvalidAction` / `UnknownOperation` / `NotImplemented` error (fauxqs answers 400 `InvalidAction`
+ * "Unknown action: StartMessageMoveTask"), HTTP 501 (LocalStack's "not yet implemented"), or a 500 whose
+ * body is not an AWS error at all (moto answers a bare HTML "Internal Server Error" page, which the SDK
+ * cannot parse). Everything else (AccessDenied, a real InternalError, throttling, a bad ARN) is not.
+ */
+export function moveTasksUnsupported(error: unknown): boolean {
+  const e = error as {
+    name?: string;
+    Code?: string;
+    __type?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === 501) return true;
+  const codes = [e?.name, e?.Code, e?.__type?.split('#').pop()].filter(Boolean) as string[];
+  const unsupported =
+    /^(InvalidAction|UnknownOperation(Exception)?|UnsupportedOperation(Exception)?|NotImplemented(Exception)?)$/;
+  if (codes.some((code) => unsupported.test(code))) return true;
+  const message = e?.message ?? '';
+  if (/\bnot (yet |been )?implemented\b|\bunknown (action|operation)\b/i.test(message)) return true;
+  // The SDK could not read the answer as an AWS error: not an AWS service (an emulator's bare 500 page).
+  return status === 500 && /Deserialization error/.test(message);
+}

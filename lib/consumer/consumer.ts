@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { DeadLetterQueueLocator, DeadLetterSender } from '../dead-letter-sender.ts';
 import { ConfigError } from '../errors.ts';
 import { createSqsClient, parseQueueArn, queueUrlFromArn } from '../queue-address.ts';
+import { groupOfQueueName } from '../resource-names.ts';
 import { createTelemetry, type Telemetry } from '../telemetry.ts';
 import { changeVisibility } from '../visibility.ts';
 import { logFields } from './batch-item.ts';
@@ -218,5 +219,5 @@ function groupFromArn(arn: string | undefined): string {
       "Pass consumer({ group: 'name' }) or set FANOUT_GROUP",
     );
   }
-  return name.replace(/\.fifo$/, '');
+  return groupOfQueueName(name);
 }

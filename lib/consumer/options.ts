@@ -59,7 +59,8 @@ export interface IdempotencyOptions extends IdempotencyStoreOptions {
 export interface ConsumerOptions<T = unknown> extends TelemetryOptions {
   /**
    * Name of the consumer group: namespaces idempotency keys, names logs and metrics.
-   * @default process.env.FANOUT_GROUP, else the source queue's name without `.fifo`
+   * @default process.env.FANOUT_GROUP, else the source queue's name without `.fifo` (and without
+   * `FANOUT_RESOURCE_PREFIX`, see lib/resource-names.ts)
    */
   readonly group?: string;
   /** Handles every message whatever its type. Give either `handle` or `handlers`. */

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient } from '../../lib/index.ts';
 import { checkDemo, demoSettled, readAllMessages } from '../../localstack/demo-traffic.ts';
-import { type EmbeddedCloud, startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
+import { startTestCloud } from '../helpers/test-cloud.ts';
 import { publishChaos } from './chaos-traffic.ts';
 
 // `npm run test:chaos` runs 10,000 events; `npm test` a smaller run that fits CI's time budget.
@@ -16,7 +16,7 @@ const OUTAGE_MS = 4000;
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
 describe(`chaos: ${SIZE} events, transient failures, duplicates, shuffling, poison, an outage`, () => {
-  let cloud: EmbeddedCloud;
+  let cloud: { stop(): Promise<void> };
   let stack: LocalStack;
   const totals = { processed: 0, failed: 0, duplicate: 0, poison: 0, deferred: 0, abandoned: 0 };
   const onBatch = (m: unknown) => {
@@ -25,8 +25,7 @@ describe(`chaos: ${SIZE} events, transient failures, duplicates, shuffling, pois
   };
 
   beforeAll(async () => {
-    cloud = await startEmbeddedCloud();
-    Object.assign(process.env, cloud.env);
+    cloud = await startTestCloud();
     subscribe(BATCH_CHANNEL, onBatch);
     stack = await startLocalStack({ topology, projectRoot, embedded: false });
   });

@@ -4,9 +4,9 @@ import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import { IdempotencyStore, Publisher } from '../../lib/index.ts';
-import { type EmbeddedCloud, startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
-import { LOCAL_TABLES, type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
+import { localTables, type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
 import { clients, provisionedGroup, queueDepth, waitFor } from '../helpers/cloud.ts';
+import { startTestCloud } from '../helpers/test-cloud.ts';
 import crashTopology from './crash-topology.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -32,7 +32,7 @@ async function running(child: ChildProcess) {
 }
 
 describe('crash: the runner process is SIGKILLed mid-batch and restarted', () => {
-  let cloud: EmbeddedCloud;
+  let cloud: { stop(): Promise<void> };
   let stack: ProvisionedStack;
   const children: ChildProcess[] = [];
   const startRunner = () => {
@@ -42,8 +42,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
   };
 
   beforeAll(async () => {
-    cloud = await startEmbeddedCloud();
-    Object.assign(process.env, cloud.env);
+    cloud = await startTestCloud();
     stack = await provisionTopology(crashTopology);
   });
   afterAll(async () => {
@@ -57,7 +56,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
       Array.from({ length: EVENTS }, (_, n) => ({ type: 'Crash', data: { n, workMs: 100 } })),
     );
     expect(events.every((r) => r.ok)).toBe(true);
-    const ledger = new EffectsLedger(LOCAL_TABLES.effects);
+    const ledger = new EffectsLedger(localTables().effects);
 
     for (let kill = 0; kill < KILLS; kill++) {
       const child = startRunner();
@@ -99,7 +98,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
 
     // Every idempotency key ended COMPLETED: the crashed claims were taken over after their leases.
     const { Items = [] } = await clients().dynamodb.send(
-      new ScanCommand({ TableName: LOCAL_TABLES.idempotency, ConsistentRead: true }),
+      new ScanCommand({ TableName: localTables().idempotency, ConsistentRead: true }),
     );
     const keys = Items.filter((i) => i.pk?.S?.startsWith(`${GROUP}#`));
     expect(keys).toHaveLength(EVENTS);
@@ -112,11 +111,11 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     const group = 'crash-window';
     const { queue, dlq } = provisionedGroup(stack, group);
     const publisher = new Publisher({ topicArn: stack.topics.get(group) ?? '' });
-    const ledger = new EffectsLedger(LOCAL_TABLES.effects);
+    const ledger = new EffectsLedger(localTables().effects);
     const keyStatus = async (eventId: string) => {
       const { Item } = await clients().dynamodb.send(
         new GetItemCommand({
-          TableName: LOCAL_TABLES.idempotency,
+          TableName: localTables().idempotency,
           Key: { pk: { S: IdempotencyStore.tableKey(group, eventId) } },
           ConsistentRead: true,
         }),

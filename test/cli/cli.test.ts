@@ -1,11 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { ListSubscriptionsByTopicCommand, SNSClient, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import {
   DeleteMessageBatchCommand,
   DeleteMessageCommand,
@@ -21,6 +22,7 @@ import { createSqsClient, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
 import { decodeRecord } from '../../lib/record-decoder.ts';
 import { type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
 import { provisionedGroup, queueDepth, receiveRecords } from '../helpers/cloud.ts';
+import { target } from '../helpers/targets.ts';
 
 // Every command end to end through the real entry point, against the run's embedded emulator.
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -161,8 +163,8 @@ describe('fanout CLI', () => {
     const topics = (await fanoutJson('status')).topics;
     expect(topics).toEqual(
       expect.arrayContaining([
-        { topic: 'orders', subscriptions: 3 },
-        { topic: 'payments', subscriptions: 1 },
+        expect.objectContaining({ topic: 'orders', subscriptions: 3, matchesTopology: true }),
+        expect.objectContaining({ topic: 'payments', subscriptions: 1, matchesTopology: true }),
       ]),
     );
   });
@@ -320,7 +322,8 @@ describe('fanout CLI', () => {
     // Root reads any file whatever its mode; a write-only sysctl is unreadable even to root (Linux).
     const asRoot = process.getuid?.() === 0;
     const sysctl = '/proc/sys/vm/drop_caches';
-    if (asRoot && !existsSync(sysctl)) context.skip();
+    if (asRoot && !existsSync(sysctl))
+      context.skip(`running as root and no ${sysctl} to read: no file is unreadable here`);
     const dir = mkdtempSync(path.join(tmpdir(), 'fanout-payload-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = asRoot ? sysctl : path.join(dir, 'payload.json');
@@ -598,5 +601,247 @@ describe('fanout dlq: a dead-letter copy round-trips exactly', () => {
       expect(proxy.answered()).toBeGreaterThan(0);
       expect((await receiveRaw()).map((m) => m.Body)).toEqual(['{"orderId":"rt-4"}']);
     },
+  );
+});
+
+describe('fanout CLI: operator fixes (issue 14)', () => {
+  const sns = new SNSClient({});
+
+  /** Exit code (or 128 + signal number) and output of a child once it has exited. */
+  const exited = (child: ReturnType<typeof spawn>) =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
+
+  it('status flags a topic whose subscriptions do not match the topology (0 where it expects 3)', async () => {
+    const orders = stack.topics.get('orders') ?? '';
+    const { Subscriptions = [] } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: orders }));
+    expect(Subscriptions).toHaveLength(3);
+    onTestFinished(async () => {
+      await provisionTopology(topology); // subscribes them again
+    });
+    for (const s of Subscriptions)
+      await sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn }));
+
+    const json = await fanoutJson('status');
+    expect(json.topics.find((t: { topic: string }) => t.topic === 'orders')).toEqual({
+      topic: 'orders',
+      exists: true,
+      subscriptions: 0,
+      expected: 3,
+      missing: ['notifications', 'spreadsheets', 'audit'],
+      unexpected: 0,
+      matchesTopology: false,
+    });
+    expect(json.topics.find((t: { topic: string }) => t.topic === 'payments')).toMatchObject({
+      subscriptions: 1,
+      expected: 1,
+      matchesTopology: true,
+    });
+    const text = await fanout('status');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /│ orders +│ 0 +│ 3 +│ MISMATCH: not subscribed: notifications, spreadsheets, audit │/,
+    );
+    expect(text.stdout).toMatch(/│ payments +│ 1 +│ 1 +│ ok +│/);
+
+    await provisionTopology(topology);
+    expect((await statusOfTopic('orders')).matchesTopology).toBe(true);
+  });
+
+  async function statusOfTopic(topic: string) {
+    return (await fanoutJson('status')).topics.find((t: { topic: string }) => t.topic === topic);
+  }
+
+  it('endpoint precedence: --endpoint, else AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL, else 127.0.0.1:4566', async () => {
+    const good = process.env.AWS_ENDPOINT_URL_SQS ?? '';
+    const dead = 'http://127.0.0.1:9';
+    const bare: NodeJS.ProcessEnv = { ...PLAIN };
+    for (const name of ['AWS_ENDPOINT_URL_SNS', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL'])
+      delete bare[name];
+    const run = (env: NodeJS.ProcessEnv, ...args: string[]) =>
+      exec('node', ['cli/fanout.ts', ...args, '--json', 'status'], { cwd: projectRoot, env }).then(
+        ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+
+    // --endpoint beats the environment
+    const flag = await run(
+      { ...bare, AWS_ENDPOINT_URL_SNS: dead, AWS_ENDPOINT_URL_SQS: dead },
+      '--endpoint',
+      good,
+    );
+    expect(flag.stderr).toBe('');
+    expect(JSON.parse(flag.stdout).target).toBe(good);
+    // the environment: AWS_ENDPOINT_URL_SQS (SNS follows it unless AWS_ENDPOINT_URL_SNS is set) …
+    const sqsOnly = await run({ ...bare, AWS_ENDPOINT_URL_SQS: good });
+    expect(sqsOnly.stderr).toBe('');
+    expect(JSON.parse(sqsOnly.stdout).groups.length).toBe(4);
+    // … else AWS_ENDPOINT_URL
+    const general = await run({ ...bare, AWS_ENDPOINT_URL: good });
+    expect(general.stderr).toBe('');
+    expect(JSON.parse(general.stdout).target).toBe(good);
+    // neither: where npm start serves
+    const none = await run({ ...bare, AWS_MAX_ATTEMPTS: '1' });
+    expect(`${none.stdout}${none.stderr}`).toContain('http://127.0.0.1:4566');
+  });
+
+  it('publish --id re-publishes an event under that id; --id with --count or a bad id is one line on stderr', async () => {
+    const id = `evt-${Date.now()}-republished`;
+    const data = '{"paymentId":"p-id","orderId":"o-id","amount":7}';
+    for (const _ of [1, 2]) {
+      const published = await fanoutJson(
+        'publish',
+        'payments',
+        data,
+        '--type',
+        'PaymentCaptured',
+        '--id',
+        id,
+      );
+      expect(published).toMatchObject({ published: 1, results: [{ ok: true, id }] });
+    }
+    const copies = (await receiveAll(queueOf('audit'))).filter((r) => r.body.includes(id));
+    expect(copies).toHaveLength(2); // two deliveries of one event: the consumer's idempotency applies it once
+    expect(JSON.parse(copies[0].body)).toMatchObject({ id, type: 'PaymentCaptured', data: JSON.parse(data) });
+
+    const text = await fanout('publish', 'payments', data, '--type', 'PaymentCaptured', '--id', id);
+    expect(text.stdout).toBe(`published 1 of 1 to payments (id ${id})\n`);
+
+    const withCount = await fanout(
+      'publish',
+      'payments',
+      data,
+      '--type',
+      'PaymentCaptured',
+      '--id',
+      id,
+      '--count',
+      '3',
+    );
+    expect(withCount).toMatchObject({ code: 1, stdout: '' });
+    expect(withCount.stderr).toMatch(
+      /^fanout: --id publishes one event under that id; leave out --count.*\n$/,
+    );
+    const spaced = await fanout('publish', 'payments', data, '--type', 'PaymentCaptured', '--id', 'a b');
+    expect(spaced).toMatchObject({ code: 1, stdout: '' });
+    expect(spaced.stderr).toBe(
+      'fanout: --id "a b" is invalid: use 1 to 128 letters, digits and punctuation (no spaces)\n',
+    );
+  });
+
+  it.each([
+    [
+      'a FIFO topic without --group-id',
+      ['ledger.fifo', '{"account":"a","seq":1,"amount":1}', '--type', 'Posting'],
+      /^fanout: ledger\.fifo is a FIFO topic: pass --group-id G \(.*\)\n$/,
+    ],
+    [
+      'an invalid --group-id',
+      ['ledger.fifo', '{"account":"a","seq":1,"amount":1}', '--type', 'Posting', '--group-id', 'a b'],
+      /^fanout: --group-id "a b" is invalid: use 1 to 128 characters/,
+    ],
+    [
+      '--group-id on a standard topic',
+      ['orders', '{"orderId":"o"}', '--type', 'OrderPlaced', '--group-id', 'g'],
+      /^fanout: --group-id is for FIFO topics only; orders is a standard topic\n$/,
+    ],
+    [
+      'a reserved attribute',
+      ['orders', '{"orderId":"o"}', '--type', 'OrderPlaced', '--attr', 'type=x'],
+      /^fanout: --attr: attribute 'type' is reserved; it is always the event type\n$/,
+    ],
+  ])(
+    'publish: %s is one line on stderr naming the option, nothing on stdout, exit 1',
+    async (_what, args, message) => {
+      for (const json of [[], ['--json']]) {
+        const result = await fanout(...json, 'publish', ...args);
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toMatch(message);
+        expect(result.stderr).not.toContain("'groupId'");
+        expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    },
+  );
+
+  it('dlq peek receives the dead letters it shows: each peek raises their receive count by one', async () => {
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: dlqOf('spreadsheets').url }));
+    await deadLetter('spreadsheets', '{"peek":1}');
+    const first = (await fanoutJson('dlq', 'peek', 'spreadsheets')).deadLetters;
+    const second = (await fanoutJson('dlq', 'peek', 'spreadsheets')).deadLetters;
+    expect(first).toHaveLength(1);
+    expect(second).toHaveLength(1);
+    expect(second[0].receiveCount).toBe(first[0].receiveCount + 1);
+  });
+
+  it('fanout topology | head -1: a reader that goes away ends it quietly (EPIPE), exit 0', async () => {
+    const child = spawn('node', ['cli/fanout.ts', 'topology'], { cwd: projectRoot, env: PLAIN });
+    child.stdout.destroy(); // the reader is gone before the first line is written
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+    expect(stderr).toBe('');
+  });
+
+  it('status --watch: Ctrl-C (SIGINT) exits 130', async () => {
+    const child = spawn('node', ['cli/fanout.ts', '--json', 'status', '--watch', '--interval', '1'], {
+      cwd: projectRoot,
+      env: PLAIN,
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const done = exited(child);
+    const [first] = await createInterface({ input: child.stdout })
+      [Symbol.asyncIterator]()
+      .next()
+      .then((r) => [r.value as string]);
+    expect(JSON.parse(first).groups).toHaveLength(4);
+    child.kill('SIGINT');
+    expect(await done).toEqual({ code: 130, signal: null });
+    expect(stderr).toBe('');
+  });
+
+  // bench starts an embedded cloud of its own whatever the target; it runs once per test run.
+  it.skipIf(target !== 'embedded')(
+    `bench --json: the table goes to stderr, stdout is the results file and the summary as JSON${target === 'embedded' ? '' : ` (skipped on ${target}: the bench starts an embedded cloud of its own and runs once per test run)`}`,
+    async () => {
+      // bench/run.ts writes bench/results/; keep a developer's last full run.
+      const results = path.join(projectRoot, 'bench', 'results');
+      const kept = mkdtempSync(path.join(tmpdir(), 'fanout-bench-'));
+      const had = existsSync(results);
+      if (had) cpSync(results, kept, { recursive: true });
+      onTestFinished(() => {
+        rmSync(results, { recursive: true, force: true });
+        if (had) cpSync(kept, results, { recursive: true });
+        rmSync(kept, { recursive: true, force: true });
+      });
+      const { stdout, stderr } = await exec('node', ['cli/fanout.ts', '--json', 'bench', '--quick'], {
+        cwd: projectRoot,
+        env: PLAIN,
+        timeout: 240_000,
+      });
+      const summary = JSON.parse(stdout);
+      expect(summary).toMatchObject({
+        ok: true,
+        quick: true,
+        files: { json: path.join(results, 'latest.json') },
+      });
+      expect(summary.results.length).toBeGreaterThan(3);
+      expect(summary.results[0]).toEqual(
+        expect.objectContaining({
+          measure: expect.any(String),
+          ratio: expect.any(Number),
+          goal: expect.any(String),
+        }),
+      );
+      expect(summary.results[0]).not.toHaveProperty('samples');
+      expect(stderr).toContain('raw figures: bench/results/latest.json');
+    },
+    300_000,
   );
 });

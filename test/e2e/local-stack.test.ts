@@ -4,18 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient, Publisher } from '../../lib/index.ts';
-import { type EmbeddedCloud, startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
+import { FIFO_REDELIVERY_ORDER, itExcept } from '../helpers/targets.ts';
+import { startTestCloud } from '../helpers/test-cloud.ts';
 import { runExampleScenario } from './scenario.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
 // One embedded cloud for this file: handler modules (and their SDK clients) load once per process.
-let cloud: EmbeddedCloud;
+let cloud: { stop(): Promise<void> };
 beforeAll(async () => {
-  cloud = await startEmbeddedCloud();
-  Object.assign(process.env, cloud.env);
+  cloud = await startTestCloud();
 });
 afterAll(async () => {
   await cloud?.stop();
@@ -38,11 +38,18 @@ describe('the example stack on the embedded emulator, end to end', () => {
     await stack?.stop();
   });
 
-  it('applies every effect exactly once through retries, duplicates and poison, and keeps FIFO order', async () => {
-    await runExampleScenario(stack.provisioned, createSqsClient());
+  let scenario: Awaited<ReturnType<typeof runExampleScenario>> | undefined;
+
+  it('applies every effect exactly once through retries, duplicates and poison', async () => {
+    scenario = await runExampleScenario(stack.provisioned, createSqsClient());
     expect(counts.failed).toBeGreaterThan(0); // transient failures were injected and retried
     expect(counts.duplicate).toBeGreaterThanOrEqual(2); // duplicate publish + duplicate delivery were skipped
   }, 120_000);
+
+  itExcept(FIFO_REDELIVERY_ORDER)('keeps FIFO order per account in the ledger group', () => {
+    expect(scenario, 'the scenario above ran').toBeDefined();
+    expect(scenario?.byGroup.ledger.orderOk).toBe(true);
+  });
 });
 
 describe('a consumer group added to the topology', () => {

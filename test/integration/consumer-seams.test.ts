@@ -292,6 +292,13 @@ describe('the time budget', () => {
           if (n % 3 === 0) throw new Error('fails');
         },
       });
+      // One warm-up invocation first, as a Lambda container has had its first one: a cold SDK client's
+      // first calls (code loading, endpoint rules) take milliseconds no timer can bound.
+      const warmUp = [0, 1].map((n) => sqsRecord(envelope('OrderPlaced', { n }), { queueArn: queue.arn }));
+      await handler(
+        { Records: [...warmUp, sqsRecord('not json', { queueArn: queue.arn })] },
+        lambdaContext(5000),
+      );
       dynamoProxy.setRules([{ operation: '*', fault: 'slow', delayMs }]);
       sqsProxy.setRules([{ operation: '*', fault: 'slow', delayMs }]);
 

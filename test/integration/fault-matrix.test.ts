@@ -50,9 +50,9 @@ const cases = Object.entries(MATRIX).flatMap(([operation, { service, call, fault
 );
 
 describe.concurrent('fault matrix: every AWS call of the consumer × error / slow / partial × standard / FIFO', () => {
-  it.each(cases)(
+  it.for(cases)(
     '$operation ($call) $fault on $queueKind',
-    async ({ operation, service, fault, queueKind }) => {
+    async ({ operation, service, fault, queueKind }, test) => {
       const fifo = queueKind === 'fifo';
       const dynamoProxy = await startFaultProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB as string);
       const sqsProxy = await startFaultProxy(process.env.AWS_ENDPOINT_URL_SQS as string);
@@ -118,6 +118,13 @@ describe.concurrent('fault matrix: every AWS call of the consumer × error / slo
 
       expect(late, 'invocations that answered after their deadline (ms)').toEqual([]);
       expect(pending, 'records never acked').toEqual([]);
+      if (operation === 'GetItem' && (proxy.seen.get('GetItem') ?? 0) === 0) {
+        // AWS, LocalStack and moto return the item on a failed condition: there is no look-up to break.
+        const reason =
+          'this target returns the item on a failed claim (ReturnValuesOnConditionCheckFailure): no GetItem to break';
+        console.info(`skipped: ${operation} ${fault} on ${queueKind}: ${reason}`);
+        test.skip(reason);
+      }
       expect(proxy.faulted.get(operation) ?? 0, `${operation} calls faulted`).toBeGreaterThan(0);
       expect([...applied].sort(), 'effects applied').toEqual(['e1', 'e2', 'e3', 'e4', 'e5', 'f1']);
       if (fifo) {

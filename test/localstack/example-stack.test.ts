@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import topology from '../../infra/topology.ts';
 import { createSqsClient } from '../../lib/index.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
@@ -33,7 +33,8 @@ describe.skipIf(!docker.ok)(
     });
 
     it('applies every effect exactly once, dead-letters poison with its reason and keeps FIFO order', async () => {
-      await runExampleScenario(stack.provisioned, createSqsClient(), 150_000);
+      const { byGroup } = await runExampleScenario(stack.provisioned, createSqsClient(), 150_000);
+      expect(byGroup.ledger.orderOk).toBe(true);
     }, 200_000);
   },
 );
