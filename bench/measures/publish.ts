@@ -1,0 +1,55 @@
+/**
+ * Measure 5: Publisher against a raw PublishBatch loop at the same concurrency, and SNS requests per
+ * message.
+ */
+import { randomUUID } from 'node:crypto';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { Publisher } from '../../lib/index.ts';
+import { ensureTopic } from '../../localstack/resources.ts';
+import { orderPlaced, SOURCE } from '../fixtures.ts';
+import { type BenchContext, type Comparison, compare, interleave, timed } from '../harness.ts';
+import { PUBLISH_CONCURRENCY, rawPublish } from '../raw-loops.ts';
+import { countRequests } from '../request-counter.ts';
+
+export async function publish(ctx: BenchContext): Promise<Comparison[]> {
+  ctx.log(`publish messages/s vs a raw PublishBatch loop, ${PUBLISH_CONCURRENCY} calls at once each`);
+  const fanoutSns = new SNSClient({});
+  const rawSns = new SNSClient({});
+  const fanoutCount = countRequests(fanoutSns);
+  const rawCount = countRequests(rawSns);
+  const topicArn = await ensureTopic(new SNSClient({}), `bench-pub-${randomUUID().slice(0, 8)}`);
+  const messages = ctx.quick ? 1000 : 4000;
+  const publisher = new Publisher({ topicArn, client: fanoutSns, source: SOURCE });
+  if (publisher.concurrency !== PUBLISH_CONCURRENCY) {
+    throw new Error(`Publisher sends ${publisher.concurrency} calls at once; the raw loop must match`);
+  }
+  const requests = { fanout: [] as number[], baseline: [] as number[] };
+  const viaPublisher = async () => {
+    fanoutCount.reset();
+    const ms = await timed(() =>
+      publisher.publishBatch(Array.from({ length: messages }, (_, n) => orderPlaced(n))),
+    );
+    requests.fanout.push(fanoutCount.total() / messages);
+    return messages / (ms / 1000);
+  };
+  const raw = async () => {
+    rawCount.reset();
+    const ms = await timed(() => rawPublish(rawSns, topicArn, messages));
+    requests.baseline.push(rawCount.total() / messages);
+    return messages / (ms / 1000);
+  };
+  const samples = await interleave(ctx.rounds, viaPublisher, raw);
+  return [
+    compare(
+      'publish messages/s, standard topic',
+      'messages/s',
+      `raw PublishBatch loop, ${PUBLISH_CONCURRENCY} calls at once`,
+      samples,
+      { text: '≥ 0.9', met: (r) => r >= 0.9 },
+    ),
+    compare('SNS requests per published message', 'req/message', 'raw PublishBatch loop', requests, {
+      text: '≤ 0.1 req/message',
+      met: (_r, fanout) => fanout <= 0.1,
+    }),
+  ];
+}
