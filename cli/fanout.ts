@@ -130,7 +130,9 @@ program
 
 program
   .command('bench')
-  .description('run the benchmarks against Powertools and like-for-like hand-written loops (what npm run bench runs)')
+  .description(
+    'run the benchmarks against Powertools and like-for-like hand-written loops (what npm run bench runs)',
+  )
   .option('--quick', 'smaller loads, 2 rounds: a smoke run')
   .action(async (options: { quick?: boolean }) => {
     const { spawnSync } = await import('node:child_process');
