@@ -3,13 +3,7 @@ import type { DeadLetterSender } from '../dead-letter-sender.ts';
 import { PoisonMessageError } from '../errors.ts';
 import type { IdempotencyStore } from '../idempotency-store.ts';
 import type { Telemetry } from '../telemetry.ts';
-import {
-  type BatchItem,
-  type FollowerItem,
-  logFields,
-  type PoisonItem,
-  type RunnableItem,
-} from './batch-item.ts';
+import { type BatchItem, type FollowerItem, logFields, type RunnableItem } from './batch-item.ts';
 import { runScheduled } from './batch-scheduler.ts';
 import type { KeyWriter } from './key-writer.ts';
 import type { EffectResult, RecordOutcome } from './record-outcome.ts';
@@ -280,7 +274,7 @@ async function follow(
 /** Sends a poison record to the DLQ; the outcome says whether it got there. */
 async function deadLetter(
   runners: Runners,
-  item: BatchItem | PoisonItem,
+  item: BatchItem,
   reason: string,
   detail: string,
 ): Promise<RecordOutcome> {

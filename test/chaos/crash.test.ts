@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import { IdempotencyStore, Publisher } from '../../lib/index.ts';
 import { localTables, type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
-import { clients, provisionedGroup, queueDepth, waitFor } from '../helpers/cloud.ts';
+import { clients, keyStatus, provisionedGroup, queueDepth, waitFor } from '../helpers/cloud.ts';
 import { startTestCloud } from '../helpers/test-cloud.ts';
 import crashTopology from './crash-topology.ts';
 
@@ -112,16 +112,8 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     const { queue, dlq } = provisionedGroup(stack, group);
     const publisher = new Publisher({ topicArn: stack.topics.get(group) ?? '' });
     const ledger = new EffectsLedger(localTables().effects);
-    const keyStatus = async (eventId: string) => {
-      const { Item } = await clients().dynamodb.send(
-        new GetItemCommand({
-          TableName: localTables().idempotency,
-          Key: { pk: { S: IdempotencyStore.tableKey(group, eventId) } },
-          ConsistentRead: true,
-        }),
-      );
-      return Item?.status?.S;
-    };
+    const statusOf = (eventId: string) =>
+      keyStatus(localTables().idempotency, IdempotencyStore.tableKey(group, eventId));
 
     // Prepare: one event whose first delivery applies its effect and then SIGKILLs the runner process.
     const [published] = await publisher.publishBatch([{ type: 'Crash', data: { crashAfterEffect: true } }]);
@@ -133,7 +125,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     // The process died between the effect and the settle: applied once, key still IN_PROGRESS (leased).
     expect(signal).toBe('SIGKILL');
     expect((await ledger.readAll()).applied.get(`${group}#${id}`)).toBe(1);
-    expect(await keyStatus(id)).toBe('IN_PROGRESS');
+    expect(await statusOf(id)).toBe('IN_PROGRESS');
 
     // Act: restart. The message reappears after its visibility timeout; once the 2 s lease has expired
     // the retry takes the key over and runs the handler again. This is the documented window.
@@ -141,7 +133,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     await running(restarted);
     await waitFor(
       async () =>
-        (await ledger.readAll()).applied.get(`${group}#${id}`) === 2 && (await keyStatus(id)) === 'COMPLETED',
+        (await ledger.readAll()).applied.get(`${group}#${id}`) === 2 && (await statusOf(id)) === 'COMPLETED',
       { timeoutMs: 30_000, intervalMs: 200, what: 'the crashed event to be applied again and settled' },
     );
 

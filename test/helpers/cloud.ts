@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import {
   DeleteMessageBatchCommand,
@@ -180,4 +180,12 @@ export async function deleteAcked(queue: QueueRef, records: SQSRecord[], respons
     );
   }
   return acked;
+}
+
+/** The `status` of an idempotency key (`IN_PROGRESS`, `COMPLETED`), read consistently; undefined when absent. */
+export async function keyStatus(table: string, key: string): Promise<string | undefined> {
+  const { Item } = await clients().dynamodb.send(
+    new GetItemCommand({ TableName: table, Key: { pk: { S: key } }, ConsistentRead: true }),
+  );
+  return Item?.status?.S;
 }

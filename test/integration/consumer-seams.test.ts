@@ -1,5 +1,5 @@
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,8 +14,11 @@ import {
 } from '../../lib/index.ts';
 import {
   clients,
+  countRequests,
+  deleteAcked,
   groupQueue,
   idempotencyTable,
+  keyStatus,
   queueDepth,
   receiveExactly,
   receiveRecords,
@@ -47,13 +50,6 @@ async function faultyClients() {
     dynamodb: new DynamoDBClient({ endpoint: dynamoProxy.url }),
     sqs: new SQSClient({ endpoint: sqsProxy.url, useQueueUrlAsEndpoint: false }),
   };
-}
-
-async function keyStatus(table: string, key: string): Promise<string | undefined> {
-  const { Item } = await clients().dynamodb.send(
-    new GetItemCommand({ TableName: table, Key: { pk: { S: key } }, ConsistentRead: true }),
-  );
-  return Item?.status?.S;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -150,7 +146,8 @@ describe('a failed record whose claim cannot be released', () => {
         const records = await receiveRecords(queue, 1, 1);
         if (records.length > 0) {
           const response = await handler({ Records: records }, lambdaContext(4000));
-          if (response.batchItemFailures.length === 0) await deleteRecords(queue.url, records);
+          if (response.batchItemFailures.length === 0)
+            await deleteAcked(queue, records, { batchItemFailures: [] });
         }
         return applied === 1;
       },
@@ -190,7 +187,7 @@ describe('a duplicate delivered while the original runs', () => {
     setTimeout(() => finish(), 2500);
     const finished = running.then(async (response) => {
       expect(response.batchItemFailures).toEqual([]);
-      await deleteRecords(queue.url, [original]);
+      await deleteAcked(queue, [original], { batchItemFailures: [] });
     });
 
     const settled = await waitFor(
@@ -199,7 +196,7 @@ describe('a duplicate delivered while the original runs', () => {
         if (records.length === 0) return undefined;
         const response = await handler({ Records: records }, lambdaContext(4000));
         if (response.batchItemFailures.length > 0) return undefined;
-        await deleteRecords(queue.url, records);
+        await deleteAcked(queue, records, { batchItemFailures: [] });
         return records;
       },
       { timeoutMs: 15_000, what: 'the duplicate to come back after the lease' },
@@ -424,14 +421,6 @@ describe('idempotency store errors', () => {
   });
 });
 
-async function deleteRecords(queueUrl: string, records: readonly SQSRecord[]) {
-  await clients().sqs.send(
-    new DeleteMessageBatchCommand({
-      QueueUrl: queueUrl,
-      Entries: records.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
-    }),
-  );
-}
 /** A Lambda record's attributes in the SDK's shape. */
 function sdkAttributes(record: SQSRecord) {
   return Object.fromEntries(
@@ -598,14 +587,7 @@ describe('found by an adversarial review', () => {
     const { BATCH_CHANNEL } = await import('../../lib/index.ts');
     const table = await idempotencyTable();
     const dynamodb = new DynamoDBClient({});
-    const requests = new Map<string, number>();
-    dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        requests.set(context.commandName ?? '', (requests.get(context.commandName ?? '') ?? 0) + 1);
-        return next(args);
-      },
-      { step: 'initialize', name: 'count-renewals' },
-    );
+    const requests = countRequests(dynamodb);
     const reports: { counts: Record<string, number> }[] = [];
     const onBatch = (message: unknown) => void reports.push(message as { counts: Record<string, number> });
     subscribe(BATCH_CHANNEL, onBatch);
@@ -623,7 +605,7 @@ describe('found by an adversarial review', () => {
       unsubscribe(BATCH_CHANNEL, onBatch);
     }
     expect(reports.at(-1)?.counts).toMatchObject({ abandoned: 1, deferred: 0 });
-    expect(requests.get('UpdateItemCommand') ?? 0).toBe(0);
+    expect(requests.counts.get('UpdateItemCommand') ?? 0).toBe(0);
   });
 
   it('writes nothing for an abandoned record that finishes after the answer', async () => {
