@@ -108,8 +108,10 @@ describe('completion writes that fail', () => {
     // The residual window, as docs/RUNTIME.md states it: a duplicate inside the lease waits ...
     expect((await handler({ Records: records }, lambdaContext(1000))).batchItemFailures).toHaveLength(1);
     // ... and one arriving after the lease runs the handler again.
-    await pause(1100);
-    expect((await handler({ Records: records }, lambdaContext(1000))).batchItemFailures).toEqual([]);
+    await waitFor(
+      async () => (await handler({ Records: records }, lambdaContext(1000))).batchItemFailures.length === 0,
+      { timeoutMs: 5000, intervalMs: 200, what: 'a duplicate after the lease to be handled' },
+    );
     expect(runs).toBe(2);
   });
 });
@@ -224,7 +226,7 @@ describe('a lease outside Lambda (no deadline)', () => {
       },
     });
     const running = handler({ Records: [record] }); // no context: no deadline
-    await pause(1600); // past the first lease of 1 s
+    await pause(1600); // a point in time past the first lease of 1 s, while the handler still runs
     const duplicate = await handler({ Records: [{ ...record, messageId: 'another-delivery' }] });
     expect(duplicate.batchItemFailures).toEqual([{ itemIdentifier: 'another-delivery' }]);
     expect((await running).batchItemFailures).toEqual([]);
@@ -537,6 +539,7 @@ describe('found by an adversarial review', () => {
 
   it('never starts a record after the answer, even with a start margin below the abandon margin', async () => {
     const started: number[] = [];
+    let firstEnded = false;
     const handler = consumer<{ n: number }>({
       group: 'g',
       idempotency: false,
@@ -547,11 +550,14 @@ describe('found by an adversarial review', () => {
       handle: async ({ n }) => {
         started.push(n);
         if (n === 1) await pause(1500);
+        if (n === 1) firstEnded = true;
       },
     });
     const records = [1, 2, 3].map((n) => sqsRecord(envelope('OrderPlaced', { n })));
     const response = await handler({ Records: records }, lambdaContext(2000));
-    await pause(800); // the first handler ends after the answer; nothing may start then
+    // The first handler ends after the answer: its lane would go on at once, if anything let it.
+    await waitFor(() => firstEnded, { what: 'the first handler to end' });
+    await new Promise((resolve) => setImmediate(resolve));
     expect(response.batchItemFailures).toHaveLength(3);
     expect(started).toEqual([1]);
   });
@@ -600,7 +606,7 @@ describe('found by an adversarial review', () => {
       });
       await handler({ Records: [sqsRecord(envelope('OrderPlaced', { hang: false }))] }, lambdaContext(4000));
       await handler({ Records: [sqsRecord(envelope('OrderPlaced', { hang: true }))] }, lambdaContext(1000));
-      await pause(500);
+      await pause(500); // an observation window: a renewal loop would fire every 100 ms in it
     } finally {
       unsubscribe(BATCH_CHANNEL, onBatch);
     }
@@ -611,14 +617,23 @@ describe('found by an adversarial review', () => {
   it('writes nothing for an abandoned record that finishes after the answer', async () => {
     const table = await idempotencyTable();
     const event = envelope('OrderPlaced', { n: 1 });
+    const dynamodb = new DynamoDBClient({});
+    const requests = countRequests(dynamodb);
+    let ended = false;
     const handler = consumer({
       group: 'g-late',
-      idempotency: { tableName: table },
-      handle: () => pause(700),
+      idempotency: { tableName: table, client: dynamodb },
+      handle: async () => {
+        await pause(700);
+        ended = true;
+      },
     });
     const response = await handler({ Records: [sqsRecord(event)] }, lambdaContext(1000));
     expect(response.batchItemFailures).toHaveLength(1);
-    await pause(600); // the handler has ended by now
+    await waitFor(() => ended, { what: 'the abandoned handler to end' });
+    // Its completion would be gathered and sent within a turn or two of the event loop.
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(requests.counts.get('BatchWriteItemCommand') ?? 0).toBe(0);
     expect(await keyStatus(table, `g-late#${event.id}`)).toBe('IN_PROGRESS');
   });
 
