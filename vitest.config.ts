@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { motoAvailability } from './localstack/moto-server.ts';
+import { externalCloud } from './test/helpers/external-cloud.ts';
 
 /**
  * Two projects in one run:
@@ -12,9 +13,9 @@ import { motoAvailability } from './localstack/moto-server.ts';
 const EMULATOR_SUITES = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'];
 
 async function motoProject() {
-  const external = process.env.FANOUT_TEST_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_SQS;
+  const external = externalCloud();
   const moto = external
-    ? { ok: false as const, reason: `this run targets ${external} already` }
+    ? { ok: false as const, reason: `this run targets ${external.description} already` }
     : await motoAvailability();
   if (moto.ok) {
     return { name: 'moto', include: EMULATOR_SUITES, globalSetup: ['test/helpers/moto-global-setup.ts'] };

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
+import { FanoutError } from '../lib/errors.ts';
 import type { TopologyDefinition } from '../lib/topology.ts';
 import { peekDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters.ts';
 import { publishFromCli } from './publish.ts';
@@ -427,7 +428,7 @@ try {
   await program.parseAsync();
 } catch (error) {
   const message =
-    error instanceof CliError || (error as Error)?.name === 'TopologyError'
+    error instanceof CliError || error instanceof FanoutError
       ? (error as Error).message
       : `unexpected error: ${(error as Error)?.stack ?? error}`;
   process.stderr.write(`fanout: ${message}\n`);

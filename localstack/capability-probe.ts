@@ -2,6 +2,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../lib/queue-address.ts';
+import { prefixed } from '../lib/resource-names.ts';
 import { startEmbeddedCloud } from './embedded-cloud.ts';
 import { queueChecks } from './probe/queue-checks.ts';
 import {
@@ -158,7 +159,7 @@ async function runCheck(
   const ctx: ProbeContext = {
     ...clients,
     opts: { abortSignal: abort.signal },
-    name: (what, fifo) => `fanout-probe-${what}-${randomSuffix()}${fifo ? '.fifo' : ''}`,
+    name: (what, fifo) => `${prefixed('fanout-probe-')}${what}-${randomSuffix()}${fifo ? '.fifo' : ''}`,
     defer: (cleanup) => {
       cleanups.push(cleanup);
     },

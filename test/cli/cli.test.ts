@@ -845,3 +845,24 @@ describe('fanout CLI: operator fixes (issue 14)', () => {
     300_000,
   );
 });
+
+describe('FANOUT_RESOURCE_PREFIX', () => {
+  it.each([
+    ['with a space and a !', 'bad prefix!'],
+    ['too long', 'p'.repeat(21)],
+  ])('%s is one line on stderr naming the variable and the fix, exit 1', async (_what, prefix) => {
+    const result = await exec('node', ['cli/fanout.ts', 'status'], {
+      cwd: projectRoot,
+      env: { ...PLAIN, FANOUT_RESOURCE_PREFIX: prefix },
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code?: number; stderr: string }) => ({ code: error.code ?? 1, stderr: error.stderr }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^fanout: FANOUT_RESOURCE_PREFIX: '.*' is not a usable name prefix\. Use letters, digits, '-' and '_' only, at most 20 characters/,
+    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

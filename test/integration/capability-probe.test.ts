@@ -7,6 +7,7 @@ import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../lib/queue-address.ts';
+import { prefixed } from '../../lib/resource-names.ts';
 import {
   CHECKS,
   type ProbeReport,
@@ -68,17 +69,18 @@ async function fanout(...args: string[]) {
   }
 }
 
-/** Everything named `fanout-probe-…` on the run's cloud. */
+/** Everything this file's probes named (`<FANOUT_RESOURCE_PREFIX>fanout-probe-…`) on the run's cloud. */
 async function probeLeftovers() {
+  const name = prefixed('fanout-probe-');
   const [queues, topics, tables] = await Promise.all([
-    createSqsClient().send(new ListQueuesCommand({ QueueNamePrefix: 'fanout-probe-' })),
+    createSqsClient().send(new ListQueuesCommand({ QueueNamePrefix: name })),
     new SNSClient({}).send(new ListTopicsCommand({})),
     new DynamoDBClient({}).send(new ListTablesCommand({})),
   ]);
   return [
     ...(queues.QueueUrls ?? []),
-    ...(topics.Topics ?? []).map((t) => t.TopicArn ?? '').filter((arn) => arn.includes(':fanout-probe-')),
-    ...(tables.TableNames ?? []).filter((name) => name.startsWith('fanout-probe-')),
+    ...(topics.Topics ?? []).map((t) => t.TopicArn ?? '').filter((arn) => arn.includes(`:${name}`)),
+    ...(tables.TableNames ?? []).filter((table) => table.startsWith(name)),
   ];
 }
 
