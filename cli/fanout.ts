@@ -82,10 +82,12 @@ program
     'with --endpoint: DynamoDB endpoint of that cloud (default: the --endpoint URL, as on moto and LocalStack)',
   )
   .option('--orders <n>', 'orders the demo places', positive, 20)
+  .option('--settle-seconds <n>', 'how long the demo may take to settle before it is judged', positive, 90)
   .option('--verbose', "show the handlers' JSON logs and metrics")
   .action(
     async (options: {
       once?: boolean;
+      settleSeconds: number;
       port?: number;
       dynamodbEndpoint?: string;
       orders: number;
@@ -112,6 +114,7 @@ program
           once: options.once ?? false,
           port: options.port,
           orders: options.orders,
+          settleSeconds: options.settleSeconds,
           verbose: options.verbose,
           endpoints: endpoint
             ? { snsSqs: endpoint, dynamodb: options.dynamodbEndpoint ?? endpoint }

@@ -107,6 +107,9 @@ describe('npm start -- --endpoint URL: an existing cloud', () => {
       endpoint,
       'dev',
       '--once',
+      // A whole demo takes ~30 s on an idle machine; the suite runs two projects at once on 2 cores.
+      '--settle-seconds',
+      '140',
       ...(dynamodb === endpoint ? [] : ['--dynamodb-endpoint', dynamodb]),
     ];
     for (const round of [1, 2]) {
