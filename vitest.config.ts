@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { motoAvailability } from './localstack/moto-server.ts';
+import { motoAvailability } from './localstack/emulator/moto-server.ts';
 import { externalCloud } from './test/helpers/external-cloud.ts';
 
 /**

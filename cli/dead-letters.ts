@@ -11,7 +11,7 @@ import {
 import { deadLetterReason, redriveMessage, sqsMessageBytes } from '../lib/dead-letter-format.ts';
 import { chunkEntries } from '../lib/publisher.ts';
 import { parseQueueArn } from '../lib/queue-address.ts';
-import { moveTasksUnsupported, receiveUpTo, releaseMessages } from '../localstack/queue-inspection.ts';
+import { moveTasksUnsupported, receiveUpTo, releaseMessages } from '../lib/queue-inspection.ts';
 import { CliError, type GroupAddress } from './target.ts';
 
 /** A dead letter as `fanout dlq peek` shows it. */

@@ -20,10 +20,10 @@ import {
   publishDemoTraffic,
   readAllMessages,
   readFigures,
-} from '../localstack/demo-traffic.ts';
-import type { InvocationReport } from '../localstack/event-source-runner.ts';
+} from '../localstack/demo/demo-traffic.ts';
 import { type LocalStack, startLocalStack } from '../localstack/local-stack.ts';
-import type { ProvisionedStack } from '../localstack/provision.ts';
+import type { ProvisionedStack } from '../localstack/provisioning/provision.ts';
+import type { InvocationReport } from '../localstack/runner/event-source-runner.ts';
 import { CliError, DEFAULT_LOCAL_ENDPOINT } from './target.ts';
 
 /** Options of the dev command (`npm start`, `fanout dev`). */

@@ -105,7 +105,7 @@ program
         );
       const [{ runDev, signalExitCode }, { PortInUseError }] = await Promise.all([
         import('./dev.ts'),
-        import('../localstack/embedded-cloud.ts'),
+        import('../localstack/emulator/embedded-cloud.ts'),
       ]);
       try {
         const result = await runDev({
@@ -345,7 +345,9 @@ program
     'measure the SNS/SQS/DynamoDB behaviours fanout depends on at --endpoint, AWS_ENDPOINT_URL_*, or (neither set) a fresh embedded emulator',
   )
   .action(async () => {
-    const { runCapabilityProbe, ProbeUnreachableError } = await import('../localstack/capability-probe.ts');
+    const { runCapabilityProbe, ProbeUnreachableError } = await import(
+      '../localstack/probe/capability-probe.ts'
+    );
     const report = await runCapabilityProbe({ endpoint: globals().endpoint }).catch((error: unknown) => {
       throw error instanceof ProbeUnreachableError ? new CliError(error.message) : error;
     });

@@ -3,9 +3,17 @@ import { pathToFileURL } from 'node:url';
 import { handlerFileCheck } from '../infra/handler-files.ts';
 import { createSqsClient } from '../lib/queue-address.ts';
 import { resolveTopology, type TopologyDefinition } from '../lib/topology.ts';
-import { type EmbeddedCloud, type EmbeddedCloudOptions, startEmbeddedCloud } from './embedded-cloud.ts';
-import { EventSourceRunner, type InvocationReport, type SqsLambdaHandler } from './event-source-runner.ts';
-import { localTables, type ProvisionedStack, provisionTopology } from './provision.ts';
+import {
+  type EmbeddedCloud,
+  type EmbeddedCloudOptions,
+  startEmbeddedCloud,
+} from './emulator/embedded-cloud.ts';
+import { localTables, type ProvisionedStack, provisionTopology } from './provisioning/provision.ts';
+import {
+  EventSourceRunner,
+  type InvocationReport,
+  type SqsLambdaHandler,
+} from './runner/event-source-runner.ts';
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {

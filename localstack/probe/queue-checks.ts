@@ -5,8 +5,8 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { moveTasksUnsupported } from '../queue-inspection.ts';
-import type { QueueRef } from '../resources.ts';
+import { moveTasksUnsupported } from '../../lib/queue-inspection.ts';
+import type { QueueRef } from '../provisioning/resources.ts';
 import {
   type Check,
   type CheckOutcome,

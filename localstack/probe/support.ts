@@ -16,7 +16,7 @@ import {
   type FilterSpec,
   type QueueRef,
   type QueueSpec,
-} from '../resources.ts';
+} from '../provisioning/resources.ts';
 
 /** What a check found: the behaviour is there (`yes`), missing (`no`), half there, or not measurable. */
 export type ProbeVerdict = 'yes' | 'no' | 'partial' | 'error';

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Publisher, type PublishInput } from '../../lib/index.ts';
-import type { DemoPlan } from '../../localstack/demo-traffic.ts';
-import type { ProvisionedStack } from '../../localstack/provision.ts';
+import type { DemoPlan } from '../../localstack/demo/demo-traffic.ts';
+import type { ProvisionedStack } from '../../localstack/provisioning/provision.ts';
 import { provisionedGroup } from '../helpers/cloud.ts';
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing chaos run can be replayed by seed. */

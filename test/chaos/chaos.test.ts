@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient } from '../../lib/index.ts';
-import { checkDemo, demoSettled, readAllMessages } from '../../localstack/demo-traffic.ts';
+import { checkDemo, demoSettled, readAllMessages } from '../../localstack/demo/demo-traffic.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
 import { startTestCloud } from '../helpers/test-cloud.ts';

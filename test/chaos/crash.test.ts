@@ -4,7 +4,11 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import { IdempotencyStore, Publisher } from '../../lib/index.ts';
-import { localTables, type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
+import {
+  localTables,
+  type ProvisionedStack,
+  provisionTopology,
+} from '../../localstack/provisioning/provision.ts';
 import { clients, keyStatus, provisionedGroup, queueDepth, waitFor } from '../helpers/cloud.ts';
 import { startTestCloud } from '../helpers/test-cloud.ts';
 import crashTopology from './crash-topology.ts';
@@ -15,7 +19,7 @@ const KILLS = 3;
 const GROUP = 'crash-audit';
 
 function spawnRunner(): ChildProcess {
-  return spawn('node', ['localstack/run-groups.ts', 'test/chaos/crash-topology.ts'], {
+  return spawn('node', ['localstack/runner/run-groups.ts', 'test/chaos/crash-topology.ts'], {
     cwd: projectRoot,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -20,7 +20,7 @@ import topology from '../../infra/topology.ts';
 import { deadLetterCopy } from '../../lib/dead-letter-format.ts';
 import { createSqsClient, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
 import { decodeRecord } from '../../lib/record-decoder.ts';
-import { type ProvisionedStack, provisionTopology } from '../../localstack/provision.ts';
+import { type ProvisionedStack, provisionTopology } from '../../localstack/provisioning/provision.ts';
 import { provisionedGroup, queueDepth, receiveRecords } from '../helpers/cloud.ts';
 import { target } from '../helpers/targets.ts';
 

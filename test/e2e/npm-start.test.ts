@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
-import { startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
+import { startEmbeddedCloud } from '../../localstack/emulator/embedded-cloud.ts';
 import { waitFor } from '../helpers/cloud.ts';
 import { FIFO_REDELIVERY_ORDER, itExcept, target } from '../helpers/targets.ts';
 

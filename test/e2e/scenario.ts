@@ -1,7 +1,12 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
-import { checkDemo, type DemoPlan, demoSettled, publishDemoTraffic } from '../../localstack/demo-traffic.ts';
-import type { ProvisionedStack } from '../../localstack/provision.ts';
+import {
+  checkDemo,
+  type DemoPlan,
+  demoSettled,
+  publishDemoTraffic,
+} from '../../localstack/demo/demo-traffic.ts';
+import type { ProvisionedStack } from '../../localstack/provisioning/provision.ts';
 import { waitFor } from '../helpers/cloud.ts';
 
 /**

@@ -11,9 +11,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { createSqsClient } from '../../lib/index.ts';
-import { toLambdaRecord } from '../../localstack/lambda-event.ts';
-import type { ProvisionedStack } from '../../localstack/provision.ts';
-import { ensureIdempotencyTable, ensureQueue, type QueueRef } from '../../localstack/resources.ts';
+import type { ProvisionedStack } from '../../localstack/provisioning/provision.ts';
+import {
+  ensureIdempotencyTable,
+  ensureQueue,
+  type QueueRef,
+} from '../../localstack/provisioning/resources.ts';
+import { toLambdaRecord } from '../../localstack/runner/lambda-event.ts';
 
 /** A name no other test uses (queues, topics and tables share one emulator per run). */
 export function uniqueName(prefix: string, fifo = false): string {

@@ -1,4 +1,4 @@
-import { sdkEnvironment } from '../../localstack/embedded-cloud.ts';
+import { sdkEnvironment } from '../../localstack/emulator/embedded-cloud.ts';
 import type { TargetName } from './targets.ts';
 
 const EXTERNAL_TARGETS: readonly TargetName[] = ['moto', 'localstack', 'external'];

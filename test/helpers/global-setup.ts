@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
+import { startEmbeddedCloud } from '../../localstack/emulator/embedded-cloud.ts';
 import { externalCloud } from './external-cloud.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startMotoServer } from '../../localstack/moto-server.ts';
+import { startMotoServer } from '../../localstack/emulator/moto-server.ts';
 
 /** The moto project's cloud: one `moto_server` on a free loopback port for the whole run. */
 export default async function setup(project: TestProject) {

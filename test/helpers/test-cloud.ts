@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { startEmbeddedCloud } from '../../localstack/embedded-cloud.ts';
+import { startEmbeddedCloud } from '../../localstack/emulator/embedded-cloud.ts';
 import { target } from './targets.ts';
 
 /**

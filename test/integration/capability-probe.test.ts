@@ -13,7 +13,7 @@ import {
   type ProbeReport,
   type ProbeVerdict,
   runCapabilityProbe,
-} from '../../localstack/capability-probe.ts';
+} from '../../localstack/probe/capability-probe.ts';
 import { type TargetName, target } from '../helpers/targets.ts';
 
 // The capability probe against the run's cloud. Its results on the embedded emulator and on moto are

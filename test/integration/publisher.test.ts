@@ -1,7 +1,7 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
 import { consumer, MessageTooLargeError, Publisher, PublishValidationError } from '../../lib/index.ts';
-import { ensureSubscription, ensureTopic } from '../../localstack/resources.ts';
+import { ensureSubscription, ensureTopic } from '../../localstack/provisioning/resources.ts';
 import {
   clients,
   countRequests,

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../lib/index.ts';
-import { EventSourceRunner, type InvocationReport } from '../../localstack/event-source-runner.ts';
+import { EventSourceRunner, type InvocationReport } from '../../localstack/runner/event-source-runner.ts';
 import { groupQueue, queueDepth, sendEnvelopes, waitFor } from '../helpers/cloud.ts';
 import { envelope } from '../helpers/sqs-events.ts';
 

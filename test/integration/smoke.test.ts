@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { consumer, Publisher } from '../../lib/index.ts';
-import { ensureSubscription, ensureTopic } from '../../localstack/resources.ts';
+import { ensureSubscription, ensureTopic } from '../../localstack/provisioning/resources.ts';
 import { clients, groupQueue, idempotencyTable, receiveExactly, uniqueName } from '../helpers/cloud.ts';
 
 describe('smoke', () => {

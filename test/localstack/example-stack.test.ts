@@ -2,12 +2,12 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import topology from '../../infra/topology.ts';
 import { createSqsClient } from '../../lib/index.ts';
-import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import {
   dockerAvailability,
   type LocalStackContainer,
   startLocalStackContainer,
-} from '../../localstack/localstack-container.ts';
+} from '../../localstack/container/localstack-container.ts';
+import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { runExampleScenario } from '../e2e/scenario.ts';
 
 // The same end-to-end scenario as test/e2e, on LocalStack: provisioned through the same code,

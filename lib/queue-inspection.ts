@@ -4,7 +4,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { changeVisibility } from '../lib/visibility.ts';
+import { changeVisibility } from './visibility.ts';
 
 /** A queue's approximate depth. */
 export interface QueueDepth {

@@ -2,7 +2,7 @@
  * Full-stack path for machines with Docker: deploys the real CDK stack into LocalStack with
  * `cdklocal`, publishes through lib/, and waits for the real Lambda event source mappings to apply
  * every effect exactly once. Run with `npm run e2e:localstack`. Uses the LocalStack at
- * AWS_ENDPOINT_URL when set (e.g. from localstack/docker-compose.yml), else starts one.
+ * AWS_ENDPOINT_URL when set (e.g. from localstack/container/docker-compose.yml), else starts one.
  * Our CI machines have no Docker engine, so this runs only where Docker exists.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,12 +10,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EffectsLedger } from '../functions/shared/effects-ledger.ts';
-import { outputKey } from '../infra/stack-outputs.ts';
-import { Publisher } from '../lib/index.ts';
+import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
+import { outputKey } from '../../infra/stack-outputs.ts';
+import { Publisher } from '../../lib/index.ts';
 import { dockerAvailability, startLocalStackContainer } from './localstack-container.ts';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const stackName = 'FanoutE2E';
 
 async function main(): Promise<number> {

@@ -1,9 +1,9 @@
 import { LocalstackContainer, type StartedLocalStackContainer } from '@testcontainers/localstack';
 import { getContainerRuntimeClient } from 'testcontainers';
-import { type CloudEndpoints, sdkEnvironment } from './embedded-cloud.ts';
+import { type CloudEndpoints, sdkEnvironment } from '../emulator/embedded-cloud.ts';
 
 /**
- * The free LocalStack image the suites and `localstack/docker-compose.yml` use by default. Pinned:
+ * The free LocalStack image the suites and `localstack/container/docker-compose.yml` use by default. Pinned:
  * LocalStack's behaviour changes between releases and a test target must not move under us. Since
  * March 2026 the images after 4.14 need a `LOCALSTACK_AUTH_TOKEN` (the free Community image was
  * retired); this one runs without.

@@ -1,10 +1,10 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../lib/queue-address.ts';
-import { prefixed } from '../lib/resource-names.ts';
-import { startEmbeddedCloud } from './embedded-cloud.ts';
-import { queueChecks } from './probe/queue-checks.ts';
+import { createSqsClient } from '../../lib/queue-address.ts';
+import { prefixed } from '../../lib/resource-names.ts';
+import { startEmbeddedCloud } from '../emulator/embedded-cloud.ts';
+import { queueChecks } from './queue-checks.ts';
 import {
   type Check,
   type CheckOutcome,
@@ -13,11 +13,11 @@ import {
   type ProbeResult,
   randomSuffix,
   sleep,
-} from './probe/support.ts';
-import { tableChecks } from './probe/table-checks.ts';
-import { topicChecks } from './probe/topic-checks.ts';
+} from './support.ts';
+import { tableChecks } from './table-checks.ts';
+import { topicChecks } from './topic-checks.ts';
 
-export type { ProbeResult, ProbeVerdict } from './probe/support.ts';
+export type { ProbeResult, ProbeVerdict } from './support.ts';
 
 /**
  * The capability probe: measures, on any endpoint, the behaviours of SNS, SQS and DynamoDB that fanout
