@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { createEnvelope } from '../lib/index.ts';
-import { ensureIdempotencyTable } from '../localstack/provisioning/resources.ts';
+import { ensureIdempotencyTable } from '../localstack/index.ts';
 
 /** The `source` of every event the bench publishes or builds (the same on both sides). */
 export const SOURCE = 'bench';

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmbeddedCloud } from '../localstack/emulator/embedded-cloud.ts';
+import { startEmbeddedCloud } from '../localstack/index.ts';
 import type { BenchContext, Comparison } from './harness.ts';
 import { bundleAndImport } from './measures/bundle.ts';
 import { dynamodbRequests } from './measures/dynamodb-requests.ts';

@@ -8,10 +8,17 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { deadLetterReason, redriveMessage, sqsMessageBytes } from '../lib/dead-letter-format.ts';
-import { chunkEntries } from '../lib/publisher.ts';
-import { parseQueueArn } from '../lib/queue-address.ts';
-import { moveTasksUnsupported, receiveUpTo, releaseMessages } from '../lib/queue-inspection.ts';
+import {
+  chunkEntries,
+  deadLetterReason,
+  moveTasksUnsupported,
+  parseQueueArn,
+  receiveUpTo,
+  redriveMessage,
+  releaseMessages,
+  SQS_MAX_MESSAGE_BYTES,
+  sqsMessageBytes,
+} from '../lib/index.ts';
 import { CliError, type GroupAddress } from './target.ts';
 
 /** A dead letter as `fanout dlq peek` shows it. */
@@ -29,7 +36,7 @@ export interface DeadLetter {
 }
 
 /** SendMessageBatch takes at most 256 KiB in all on a queue with the default size limit. */
-const SEND_BATCH_BYTES = 262_144;
+const SEND_BATCH_BYTES = SQS_MAX_MESSAGE_BYTES;
 
 /** How long received dead letters stay hidden while the CLI works on them, in seconds. */
 const HOLD_SECONDS = 60;

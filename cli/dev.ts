@@ -6,11 +6,15 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { EffectsLedger } from '../functions/shared/effects-ledger.ts';
-import { POISON_REASON_ATTRIBUTE } from '../lib/index.ts';
-import { createSqsClient } from '../lib/queue-address.ts';
-import { RESOURCE_PREFIX_VARIABLE, resourcePrefix } from '../lib/resource-names.ts';
-import { BATCH_CHANNEL, type BatchReport } from '../lib/telemetry.ts';
-import type { TopologyDefinition } from '../lib/topology.ts';
+import type { TopologyDefinition } from '../lib/index.ts';
+import {
+  BATCH_CHANNEL,
+  type BatchReport,
+  createSqsClient,
+  POISON_REASON_ATTRIBUTE,
+  RESOURCE_PREFIX_VARIABLE,
+  resourcePrefix,
+} from '../lib/index.ts';
 import {
   checkDemo,
   type DemoOptions,
@@ -21,9 +25,8 @@ import {
   readAllMessages,
   readFigures,
 } from '../localstack/demo/demo-traffic.ts';
-import { type LocalStack, startLocalStack } from '../localstack/local-stack.ts';
-import type { ProvisionedStack } from '../localstack/provisioning/provision.ts';
-import type { InvocationReport } from '../localstack/runner/event-source-runner.ts';
+import type { InvocationReport, ProvisionedStack } from '../localstack/index.ts';
+import { type LocalStack, startLocalStack } from '../localstack/index.ts';
 import { CliError, DEFAULT_LOCAL_ENDPOINT } from './target.ts';
 
 /** Options of the dev command (`npm start`, `fanout dev`). */

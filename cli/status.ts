@@ -1,6 +1,6 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
-import { readQueueDepth } from '../lib/queue-inspection.ts';
+import { readQueueDepth } from '../lib/index.ts';
 import type { Target } from './target.ts';
 
 /** One group's figures. */

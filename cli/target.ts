@@ -1,10 +1,14 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { parseOutputDescription } from '../infra/stack-outputs.ts';
-import { createSqsClient } from '../lib/queue-address.ts';
-import { prefixed } from '../lib/resource-names.ts';
-import { resolveTopology, type Topology, type TopologyDefinition } from '../lib/topology.ts';
+import {
+  createSqsClient,
+  parseOutputDescription,
+  prefixed,
+  resolveTopology,
+  type Topology,
+  type TopologyDefinition,
+} from '../lib/index.ts';
 
 /** A problem the operator can fix; printed as one line, exit status 1. */
 export class CliError extends Error {}

@@ -9,13 +9,17 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { resolveTopology, type TopologyDefinition } from '../lib/topology.ts';
+import {
+  handlerFileCheck,
+  outputDescription,
+  outputKey,
+  resolveTopology,
+  type TopologyDefinition,
+} from '../lib/index.ts';
 import { ConsumerGroup } from './constructs/consumer-group.ts';
 import { FanoutTopic } from './constructs/fanout-topic.ts';
 import { GroupsDashboard } from './constructs/groups-dashboard.ts';
 import { PrefixedTable } from './constructs/prefixed-table.ts';
-import { handlerFileCheck } from './handler-files.ts';
-import { outputDescription, outputKey } from './stack-outputs.ts';
 
 /** Props of {@link FanoutStack}. */
 export interface FanoutStackProps extends StackProps {

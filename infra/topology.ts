@@ -1,4 +1,4 @@
-import { defineTopology } from '../lib/topology.ts';
+import { defineTopology } from '../lib/index.ts';
 
 /**
  * The topics and consumer groups of this stack: the one place to edit to add either.

@@ -8,12 +8,18 @@
  * Pure: no I/O, safe to import anywhere.
  */
 
+import {
+  SNS_FILTER_POLICY_MAX_BYTES,
+  SNS_FILTER_POLICY_MAX_COMBINATIONS,
+  SNS_FILTER_POLICY_MAX_KEYS,
+} from './aws-limits.ts';
+
 /** What a filter policy looks at. */
 export type FilterScope = 'MessageAttributes' | 'MessageBody';
 
-const MAX_KEYS = 5;
-const MAX_COMBINATIONS = 150;
-const MAX_BYTES = 256 * 1024;
+const MAX_KEYS = SNS_FILTER_POLICY_MAX_KEYS;
+const MAX_COMBINATIONS = SNS_FILTER_POLICY_MAX_COMBINATIONS;
+const MAX_BYTES = SNS_FILTER_POLICY_MAX_BYTES;
 const COMPARISONS = ['=', '<', '<=', '>', '>='];
 
 const isString = (v: unknown): v is string => typeof v === 'string';

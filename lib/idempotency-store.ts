@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import stableStringify from 'safe-stable-stringify';
 import { DYNAMODB_MAX_BATCH_WRITE_ITEMS, MAX_PARTITION_KEY_BYTES } from './aws-limits.ts';
+import { IDEMPOTENCY_TABLE_VARIABLE } from './environment.ts';
 import { ConfigError, IdempotencyKeyError, IdempotencyStoreError } from './errors.ts';
 
 /** Attempts of a claim whose key keeps changing between the write and the read. */
@@ -77,7 +78,7 @@ export class IdempotencyStore {
   readonly completedTtlSeconds: number;
 
   constructor(options: IdempotencyStoreOptions = {}) {
-    const tableName = options.tableName ?? process.env.FANOUT_IDEMPOTENCY_TABLE;
+    const tableName = options.tableName ?? process.env[IDEMPOTENCY_TABLE_VARIABLE];
     if (!tableName) {
       throw new ConfigError(
         'idempotency.tableName',

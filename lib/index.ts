@@ -21,11 +21,23 @@ export type {
 } from './consumer/options.ts';
 export { type CurrentMessage, currentMessage } from './current-message.ts';
 export {
+  deadLetterReason,
   POISON_DETAIL_ATTRIBUTE,
   POISON_GROUP_ATTRIBUTE,
   POISON_REASON_ATTRIBUTE,
+  redriveMessage,
+  sqsMessageBytes,
 } from './dead-letter-format.ts';
 export { createEnvelope, type Envelope, type EnvelopeInput, isEnvelope } from './envelope.ts';
+export {
+  DEAD_LETTER_QUEUE_URL_VARIABLE,
+  GROUP_VARIABLE,
+  IDEMPOTENCY_TABLE_VARIABLE,
+  PAYLOAD_BUCKET_VARIABLE,
+  SOURCE_VARIABLE,
+  topicArn,
+  topicArnVariable,
+} from './environment.ts';
 export {
   ConfigError,
   DeadlineExceededError,
@@ -38,6 +50,7 @@ export {
   PublishFailedError,
   PublishValidationError,
 } from './errors.ts';
+export { handlerFileCheck } from './handler-files.ts';
 export {
   type ClaimResult,
   IdempotencyStore,
@@ -45,9 +58,24 @@ export {
   type KeyWrite,
   payloadHash,
 } from './idempotency-store.ts';
-export { Publisher, type PublisherOptions, type PublishInput, type PublishResult } from './publisher.ts';
+export {
+  chunkEntries,
+  Publisher,
+  type PublisherOptions,
+  type PublishInput,
+  type PublishResult,
+} from './publisher.ts';
 export { createSqsClient, parseQueueArn, queueUrlFromArn } from './queue-address.ts';
+export {
+  moveTasksUnsupported,
+  readAllMessages,
+  readQueueDepth,
+  receiveUpTo,
+  releaseMessages,
+} from './queue-inspection.ts';
 export { type DecodedRecord, type Delivery, decodeRecord } from './record-decoder.ts';
+export { prefixed, RESOURCE_PREFIX_VARIABLE, resourcePrefix } from './resource-names.ts';
+export { outputDescription, outputKey, parseOutputDescription } from './stack-outputs.ts';
 export { BATCH_CHANNEL, type BatchCounts, type BatchReport, type TelemetryOptions } from './telemetry.ts';
 export {
   defineTopology,

@@ -13,6 +13,7 @@ import {
 import { exponentialBackoff } from './backoff.ts';
 import { currentMessage } from './current-message.ts';
 import { createEnvelope, type Envelope, type EnvelopeInput } from './envelope.ts';
+import { SOURCE_VARIABLE } from './environment.ts';
 import {
   ConfigError,
   type FanoutError,
@@ -123,7 +124,7 @@ export class Publisher {
     this.topicArn = options.topicArn;
     this.fifo = options.topicArn.endsWith('.fifo');
     this.source =
-      options.source ?? process.env.FANOUT_SOURCE ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'fanout';
+      options.source ?? process.env[SOURCE_VARIABLE] ?? process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'fanout';
     this.client = options.client ?? new SNSClient({});
     this.maxMessageBytes = options.maxMessageBytes ?? SNS_DEFAULT_MAX_MESSAGE_BYTES;
     this.maxAttempts = options.maxAttempts ?? 4;

@@ -3,6 +3,12 @@
  * CloudFormation, `localstack/` provisions it through the SDK, the CLI resolves names from it.
  * This module holds its types, its defaults and its validation; it imports nothing from the CDK.
  */
+import {
+  SNS_DEFAULT_MAX_MESSAGE_BYTES,
+  SNS_RAISED_MAX_MESSAGE_BYTES,
+  SNS_RAISED_SIZE_MAX_SUBSCRIPTIONS,
+  SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
+} from './aws-limits.ts';
 import { FanoutError } from './errors.ts';
 import { filterPolicyIssues } from './filter-policy.ts';
 
@@ -13,6 +19,19 @@ export interface TopicDefinition {
    * @default true when the name ends in `.fifo`
    */
   readonly fifo?: boolean;
+  /**
+   * Largest message the topic accepts, in bytes (body plus attributes), from 1024 to 1 MiB
+   * (1,048,576). Above 256 KiB, SNS allows at most 100 subscriptions on the topic and only SQS,
+   * Lambda and Firehose endpoints; the topology checks the subscription count.
+   * @default 262144 (256 KiB, SNS's default)
+   */
+  readonly maxMessageSizeBytes?: number;
+  /**
+   * Publish a message larger than `maxMessageSizeBytes` through the stack's payload bucket (a pointer
+   * in the extended clients' format goes through SNS); consumers resolve it before validation.
+   * @default false (a larger message fails with MessageTooLargeError)
+   */
+  readonly largePayloads?: boolean;
 }
 
 /** An SNS filter policy, as SNS takes it (e.g. `{ type: ['OrderPlaced'] }`). */
@@ -27,6 +46,22 @@ export interface GroupDefinition {
    * @default `functions/<group>.ts`
    */
   readonly handler?: string;
+  /**
+   * Topics the group's function publishes to: each gets the topic's ARN in
+   * `FANOUT_TOPIC_<NAME>_ARN` (read it with `topicArn('<name>')`) and `sns:Publish` on that topic only.
+   * @default none
+   */
+  readonly publishes?: readonly string[];
+  /**
+   * More environment variables of the group's function (names `FANOUT_*` and `AWS_*` are reserved).
+   * @default none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Active X-Ray tracing of the group's function (the trace continues from the message's context).
+   * @default true
+   */
+  readonly tracing?: boolean;
   /**
    * SNS filter policy of every subscription of the group.
    * @default none: every message
@@ -104,14 +139,18 @@ export interface TopologyDefinition {
 export interface Topic {
   readonly name: string;
   readonly fifo: boolean;
+  readonly maxMessageSizeBytes: number;
+  readonly largePayloads: boolean;
 }
 
 /** A group with every default applied. */
 export interface Group
-  extends Required<Omit<GroupDefinition, 'filter' | 'subscribe'>>,
+  extends Required<Omit<GroupDefinition, 'filter' | 'subscribe' | 'publishes' | 'environment'>>,
     Pick<GroupDefinition, 'filter'> {
   readonly name: string;
   readonly subscribe: readonly string[];
+  readonly publishes: readonly string[];
+  readonly environment: Readonly<Record<string, string>>;
   readonly fifo: boolean;
   /** Queue name (`<group>` or `<group>.fifo`). */
   readonly queueName: string;
@@ -150,6 +189,7 @@ const GROUP_DEFAULTS = {
   dlqRetentionDays: 14,
   alarmDlqMessages: 1,
   alarmOldestMessageSeconds: 300,
+  tracing: true,
 } as const;
 
 const GROUP_KEYS = new Set<string>([
@@ -158,8 +198,10 @@ const GROUP_KEYS = new Set<string>([
   'handler',
   'filter',
   'visibilityTimeoutSeconds',
+  'publishes',
+  'environment',
 ]);
-const TOPIC_KEYS = new Set(['fifo']);
+const TOPIC_KEYS = new Set(['fifo', 'maxMessageSizeBytes', 'largePayloads']);
 const NAME = /^[A-Za-z0-9_-]+$/;
 const SNS_NAME_MAX = 256;
 const SQS_NAME_MAX = 80;
@@ -169,7 +211,7 @@ export interface ResolveOptions {
   /**
    * Checks a group's handler module, given its path relative to the project root: returns what is wrong
    * with it (e.g. `does not exist (looked for /app/functions/billing.ts)`), or undefined when it is there.
-   * Synth and local start pass `handlerFileCheck(projectRoot)` from `infra/handler-files.ts`; code that
+   * Synth and local start pass `handlerFileCheck(projectRoot)` from `lib/handler-files.ts`; code that
    * runs in Lambda never does, so the check never runs there.
    * @default no check
    */
@@ -207,7 +249,8 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
       );
     }
     for (const key of Object.keys(topic ?? {})) {
-      if (!TOPIC_KEYS.has(key)) issues.push(`${where}: unknown option '${key}' (topics take: fifo)`);
+      if (!TOPIC_KEYS.has(key))
+        issues.push(`${where}: unknown option '${key}' (topics take: ${[...TOPIC_KEYS].join(', ')})`);
     }
     const fifo = topic?.fifo ?? nameFifo;
     if (fifo !== nameFifo) {
@@ -217,7 +260,21 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
           : `${where}: the name ends in '.fifo' but fifo is false; FIFO names are for FIFO topics only`,
       );
     }
-    topics.push({ name, fifo });
+    const maxMessageSizeBytes = topic?.maxMessageSizeBytes ?? SNS_DEFAULT_MAX_MESSAGE_BYTES;
+    if (
+      !Number.isInteger(maxMessageSizeBytes) ||
+      maxMessageSizeBytes < 1024 ||
+      maxMessageSizeBytes > SNS_RAISED_MAX_MESSAGE_BYTES
+    ) {
+      issues.push(
+        `${where}: maxMessageSizeBytes must be a whole number from 1024 to ${SNS_RAISED_MAX_MESSAGE_BYTES} (given ${JSON.stringify(topic?.maxMessageSizeBytes)}); larger payloads need largePayloads: true`,
+      );
+    }
+    const largePayloads = topic?.largePayloads ?? false;
+    if (typeof largePayloads !== 'boolean') {
+      issues.push(`${where}: largePayloads must be true or false (given ${JSON.stringify(largePayloads)})`);
+    }
+    topics.push({ name, fifo, maxMessageSizeBytes, largePayloads });
   }
   const topicByName = new Map(topics.map((t) => [t.name, t]));
 
@@ -318,10 +375,10 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
     if (
       typeof visibilityTimeoutSeconds !== 'number' ||
       !Number.isInteger(visibilityTimeoutSeconds) ||
-      visibilityTimeoutSeconds > 43_200
+      visibilityTimeoutSeconds > SQS_MAX_VISIBILITY_TIMEOUT_SECONDS
     ) {
       issues.push(
-        `${where}: visibilityTimeoutSeconds must be a whole number up to 43200 (given ${JSON.stringify(visibilityTimeoutSeconds)})`,
+        `${where}: visibilityTimeoutSeconds must be a whole number up to ${SQS_MAX_VISIBILITY_TIMEOUT_SECONDS} (given ${JSON.stringify(visibilityTimeoutSeconds)})`,
       );
     } else if (timeoutOk && visibilityTimeoutSeconds < g.timeoutSeconds) {
       issues.push(
@@ -341,6 +398,37 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
       const scope = g.filterScope === 'MessageBody' ? 'MessageBody' : 'MessageAttributes';
       issues.push(...filterPolicyIssues(group.filter, scope, where));
     }
+    const publishes = group.publishes ?? [];
+    if (!Array.isArray(publishes)) {
+      issues.push(
+        `${where}: publishes must list topic names, e.g. ['payments'] (given ${JSON.stringify(publishes)})`,
+      );
+    } else {
+      for (const topicName of publishes) {
+        if (!topicByName.has(topicName))
+          issues.push(
+            `${where}: publishes to unknown topic '${topicName}' (topics: ${[...topicByName.keys()].join(', ') || 'none'})`,
+          );
+      }
+    }
+    const environment = group.environment ?? {};
+    if (!isObject(environment)) {
+      issues.push(
+        `${where}: environment must be an object of strings (given ${JSON.stringify(environment)})`,
+      );
+    } else {
+      for (const [variable, value] of Object.entries(environment)) {
+        if (typeof value !== 'string')
+          issues.push(`${where}: environment.${variable} must be a string (given ${JSON.stringify(value)})`);
+        if (/^(FANOUT_|AWS_)/.test(variable) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable))
+          issues.push(
+            `${where}: environment variable '${variable}' is not allowed (names are letters, digits and '_'; FANOUT_* and AWS_* are reserved)`,
+          );
+      }
+    }
+    if (typeof g.tracing !== 'boolean') {
+      issues.push(`${where}: tracing must be true or false (given ${JSON.stringify(g.tracing)})`);
+    }
     const handler = group.handler ?? `functions/${name}.ts`;
     if (typeof handler !== 'string' || !/\.(ts|js|mts|mjs)$/.test(handler)) {
       issues.push(
@@ -358,6 +446,8 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
       ...g,
       name,
       subscribe,
+      publishes: Array.isArray(publishes) ? publishes : [],
+      environment: isObject(environment) ? environment : {},
       fifo,
       queueName,
       dlqName,
@@ -366,6 +456,17 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
     } as Group);
   }
 
+  for (const topic of topics) {
+    const subscriptions = groups.filter((g) => g.subscribe.includes(topic.name)).length;
+    if (
+      topic.maxMessageSizeBytes > SNS_DEFAULT_MAX_MESSAGE_BYTES &&
+      subscriptions > SNS_RAISED_SIZE_MAX_SUBSCRIPTIONS
+    ) {
+      issues.push(
+        `topic '${topic.name}': maxMessageSizeBytes above ${SNS_DEFAULT_MAX_MESSAGE_BYTES} allows at most ${SNS_RAISED_SIZE_MAX_SUBSCRIPTIONS} subscriptions (given ${subscriptions} groups); lower it or use largePayloads`,
+      );
+    }
+  }
   if (issues.length > 0) throw new TopologyError(issues);
   return { topics, groups };
 }

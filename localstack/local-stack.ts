@@ -1,8 +1,12 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { handlerFileCheck } from '../infra/handler-files.ts';
-import { createSqsClient } from '../lib/queue-address.ts';
-import { resolveTopology, type TopologyDefinition } from '../lib/topology.ts';
+import {
+  createSqsClient,
+  handlerFileCheck,
+  IDEMPOTENCY_TABLE_VARIABLE,
+  resolveTopology,
+  type TopologyDefinition,
+} from '../lib/index.ts';
 import {
   type EmbeddedCloud,
   type EmbeddedCloudOptions,
@@ -55,7 +59,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     if (cloud) Object.assign(process.env, cloud.env);
     const tables = localTables();
-    process.env.FANOUT_IDEMPOTENCY_TABLE = tables.idempotency;
+    process.env[IDEMPOTENCY_TABLE_VARIABLE] = tables.idempotency;
     process.env.FANOUT_EFFECTS_TABLE = tables.effects;
     const provisioned = await provisionTopology(options.topology);
     const sqs = createSqsClient();

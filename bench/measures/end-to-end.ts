@@ -7,8 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { consumer, createSqsClient, Publisher } from '../../lib/index.ts';
-import { ensureQueue, ensureSubscription, ensureTopic } from '../../localstack/provisioning/resources.ts';
-import { EventSourceRunner } from '../../localstack/runner/event-source-runner.ts';
+import { EventSourceRunner, ensureQueue, ensureSubscription, ensureTopic } from '../../localstack/index.ts';
 import { fanoutTable, orderPlaced, SOURCE, sleep } from '../fixtures.ts';
 import {
   type BenchContext,

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { Publisher } from '../../lib/index.ts';
-import { ensureTopic } from '../../localstack/provisioning/resources.ts';
+import { ensureTopic } from '../../localstack/index.ts';
 import { orderPlaced, SOURCE } from '../fixtures.ts';
 import { type BenchContext, type Comparison, compare, interleave, timed } from '../harness.ts';
 import { PUBLISH_CONCURRENCY, rawPublish } from '../raw-loops.ts';

@@ -13,7 +13,12 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { Group } from '../../lib/topology.ts';
+import {
+  DEAD_LETTER_QUEUE_URL_VARIABLE,
+  GROUP_VARIABLE,
+  type Group,
+  IDEMPOTENCY_TABLE_VARIABLE,
+} from '../../lib/index.ts';
 import type { PrefixedTable } from './prefixed-table.ts';
 
 /** Props of {@link ConsumerGroup}. */
@@ -114,9 +119,9 @@ export class ConsumerGroup extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const environment: Record<string, string> = {
-      FANOUT_GROUP: group.name,
-      FANOUT_IDEMPOTENCY_TABLE: props.idempotencyTable.table.tableName,
-      FANOUT_DLQ_URL: this.deadLetterQueue.queueUrl,
+      [GROUP_VARIABLE]: group.name,
+      [IDEMPOTENCY_TABLE_VARIABLE]: props.idempotencyTable.table.tableName,
+      [DEAD_LETTER_QUEUE_URL_VARIABLE]: this.deadLetterQueue.queueUrl,
       POWERTOOLS_SERVICE_NAME: group.name,
       POWERTOOLS_METRICS_NAMESPACE: 'fanout',
       NODE_OPTIONS: '--enable-source-maps',

@@ -1,6 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DeadLetterQueueLocator, DeadLetterSender } from '../dead-letter-sender.ts';
+import { DEAD_LETTER_QUEUE_URL_VARIABLE, GROUP_VARIABLE } from '../environment.ts';
 import { ConfigError } from '../errors.ts';
 import { createSqsClient, parseQueueArn, queueUrlFromArn } from '../queue-address.ts';
 import { groupOfQueueName } from '../resource-names.ts';
@@ -43,7 +44,7 @@ export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler
   const groupParts = (group: string) => {
     let parts = perGroup.get(group);
     if (!parts) {
-      const dlqUrl = options.deadLetterQueueUrl ?? process.env.FANOUT_DLQ_URL;
+      const dlqUrl = options.deadLetterQueueUrl ?? process.env[DEAD_LETTER_QUEUE_URL_VARIABLE];
       parts = {
         telemetry: createTelemetry(group, options),
         locator: new DeadLetterQueueLocator(sqs, dlqUrl),
@@ -56,7 +57,7 @@ export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler
   return async (event, context) => {
     const records = event?.Records ?? [];
     if (records.length === 0) return { batchItemFailures: [] };
-    const group = options.group ?? process.env.FANOUT_GROUP ?? groupFromArn(records[0].eventSourceARN);
+    const group = options.group ?? process.env[GROUP_VARIABLE] ?? groupFromArn(records[0].eventSourceARN);
     const remainingMs = remainingTimeOf(context);
     const budget = new TimeBudget(remainingMs, config);
     try {

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
-import { outputKey } from '../../infra/stack-outputs.ts';
-import { Publisher } from '../../lib/index.ts';
+import { outputKey, Publisher } from '../../lib/index.ts';
 import { dockerAvailability, startLocalStackContainer } from './localstack-container.ts';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -2,9 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
-import { type Envelope, POISON_REASON_ATTRIBUTE, Publisher, type PublishInput } from '../../lib/index.ts';
-import { createSqsClient } from '../../lib/queue-address.ts';
-import { readAllMessages, readQueueDepth } from '../../lib/queue-inspection.ts';
+import {
+  createSqsClient,
+  type Envelope,
+  POISON_REASON_ATTRIBUTE,
+  Publisher,
+  type PublishInput,
+  readAllMessages,
+  readQueueDepth,
+} from '../../lib/index.ts';
 import type { ProvisionedStack } from '../provisioning/provision.ts';
 
 export { readAllMessages };

@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
-import { buildApp } from 'fauxqs';
+import { FanoutError } from '../../lib/index.ts';
 
 /** The only interface the embedded cloud listens on: it is reachable from this machine alone. */
 export const LOOPBACK = '127.0.0.1';
@@ -68,6 +67,33 @@ export function sdkEnvironment(endpoints: { sns: string; sqs: string; dynamodb: 
   };
 }
 
+/** The emulator packages are optional peer dependencies of fanout: a project installs them to run locally. */
+export class EmulatorMissingError extends FanoutError {
+  constructor(missing: readonly string[], cause: unknown) {
+    super(
+      'FANOUT_EMULATOR_MISSING',
+      `The embedded cloud needs ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed. Run: npm install --save-dev ${missing.join(' ')} (Node >= 22.5)`,
+      { cause },
+    );
+  }
+}
+
+async function loadEmulators() {
+  const [fauxqs, dynalite] = await Promise.allSettled([import('fauxqs'), import('dynalite')]);
+  const missing = [
+    fauxqs.status === 'rejected' ? 'fauxqs' : '',
+    dynalite.status === 'rejected' ? 'dynalite' : '',
+  ];
+  if (fauxqs.status === 'rejected' || dynalite.status === 'rejected') {
+    const cause = fauxqs.status === 'rejected' ? fauxqs.reason : (dynalite as PromiseRejectedResult).reason;
+    throw new EmulatorMissingError(
+      missing.filter((name) => name),
+      cause,
+    );
+  }
+  return { buildApp: fauxqs.value.buildApp, dynalite: dynalite.value.default };
+}
+
 /**
  * Starts SNS + SQS (fauxqs) and DynamoDB (dynalite) in this process, on 127.0.0.1 only (fauxqs'
  * `startFauxqs` always binds every interface, so its app is started here on the loopback address).
@@ -78,6 +104,7 @@ export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Pr
   const region = options.region ?? 'us-east-1';
   const snsSqsPort = options.snsSqsPort ?? 0;
   const dynamodbPort = options.dynamodbPort ?? 0;
+  const { buildApp, dynalite } = await loadEmulators();
   const fauxqs = buildApp({ logger: false, defaultRegion: region });
   try {
     await fauxqs.listen({ port: snsSqsPort, host: LOOPBACK });

@@ -1,8 +1,7 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../../lib/queue-address.ts';
-import { prefixed } from '../../lib/resource-names.ts';
+import { createSqsClient, prefixed } from '../../lib/index.ts';
 import { startEmbeddedCloud } from '../emulator/embedded-cloud.ts';
 import { queueChecks } from './queue-checks.ts';
 import {

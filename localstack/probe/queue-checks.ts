@@ -5,7 +5,7 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { moveTasksUnsupported } from '../../lib/queue-inspection.ts';
+import { moveTasksUnsupported } from '../../lib/index.ts';
 import type { QueueRef } from '../provisioning/resources.ts';
 import {
   type Check,

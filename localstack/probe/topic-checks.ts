@@ -1,6 +1,6 @@
 import { PublishBatchCommand, PublishCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { SNS_DEFAULT_MAX_MESSAGE_BYTES } from '../../lib/aws-limits.ts';
+import { SNS_DEFAULT_MAX_MESSAGE_BYTES } from '../../lib/index.ts';
 import {
   type Check,
   type CheckOutcome,

@@ -1,9 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../../lib/queue-address.ts';
-import { prefixed } from '../../lib/resource-names.ts';
-import { resolveTopology, type Topology, type TopologyDefinition } from '../../lib/topology.ts';
+import {
+  createSqsClient,
+  prefixed,
+  resolveTopology,
+  type Topology,
+  type TopologyDefinition,
+} from '../../lib/index.ts';
 import {
   ensureIdempotencyTable,
   ensureQueue,

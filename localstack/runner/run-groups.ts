@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { TopologyDefinition } from '../../lib/topology.ts';
+import type { TopologyDefinition } from '../../lib/index.ts';
 import { startLocalStack } from '../local-stack.ts';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

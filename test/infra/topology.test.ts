@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { FanoutStack } from '../../infra/fanout-stack.ts';
-import { handlerFileCheck } from '../../infra/handler-files.ts';
 import topology from '../../infra/topology.ts';
+import { handlerFileCheck } from '../../lib/handler-files.ts';
 import {
   type ResolveOptions,
   resolveTopology,
