@@ -25,6 +25,8 @@ export interface CloudEndpoints {
   readonly sns: string;
   readonly sqs: string;
   readonly dynamodb: string;
+  /** S3 (the payload bucket of large messages); fauxqs serves it beside SNS and SQS. */
+  readonly s3?: string;
   readonly region: string;
   /** Standard AWS SDK variables: set them and every SDK client reaches this cloud unchanged. */
   readonly env: Readonly<Record<string, string>>;
@@ -55,11 +57,18 @@ export interface EmbeddedCloudOptions {
 }
 
 /** The SDK variables for a set of endpoints (dummy credentials: the emulators check none). */
-export function sdkEnvironment(endpoints: { sns: string; sqs: string; dynamodb: string; region: string }) {
+export function sdkEnvironment(endpoints: {
+  sns: string;
+  sqs: string;
+  dynamodb: string;
+  s3?: string;
+  region: string;
+}): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_SNS: endpoints.sns,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    ...(endpoints.s3 ? { AWS_ENDPOINT_URL_S3: endpoints.s3 } : {}),
     AWS_REGION: endpoints.region,
     AWS_DEFAULT_REGION: endpoints.region,
     AWS_ACCESS_KEY_ID: 'test',
@@ -124,7 +133,7 @@ export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Pr
   }
   const snsSqs = `http://${LOOPBACK}:${(fauxqs.server.address() as AddressInfo).port}`;
   const dynamodb = `http://${LOOPBACK}:${(dynamo.address() as AddressInfo).port}`;
-  const endpoints = { sns: snsSqs, sqs: snsSqs, dynamodb, region };
+  const endpoints = { sns: snsSqs, sqs: snsSqs, dynamodb, s3: snsSqs, region };
   return {
     ...endpoints,
     env: sdkEnvironment(endpoints),

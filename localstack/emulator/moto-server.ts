@@ -81,7 +81,7 @@ export async function startMotoServer(options: { region?: string } = {}): Promis
   exited.catch(() => {});
   return {
     endpoint,
-    env: sdkEnvironment({ sns: endpoint, sqs: endpoint, dynamodb: endpoint, region }),
+    env: sdkEnvironment({ sns: endpoint, sqs: endpoint, dynamodb: endpoint, s3: endpoint, region }),
     async stop() {
       if (child.exitCode !== null) return;
       const gone = new Promise((resolve) => child.once('exit', resolve));
