@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishFromCli } from '../../cli/publish.ts';
+import { resolveTarget } from '../../cli/target.ts';
 import {
   consumer,
   createS3Client,
@@ -308,6 +313,27 @@ describe('large payloads through S3 (extended-client pointers)', () => {
       await deleteAcked(queue, records, await handler({ Records: records }, lambdaContext(10_000)));
       expect(seen).toEqual([{ ok: true }]);
     });
+  });
+
+  it('fanout publish @file offloads a 1 MiB body on a topic with largePayloads; the consumer gets it whole', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fanout-large-')), 'big.json');
+    const data = { text: 'w'.repeat(1024 * 1024) };
+    writeFileSync(file, JSON.stringify(data));
+    const target = await resolveTarget(topology, { endpoint: process.env.AWS_ENDPOINT_URL_SQS });
+    const results = await publishFromCli(target, {
+      topic: 'big',
+      payload: `@${file}`,
+      type: 'ReportReady',
+      attributes: [],
+      count: 1,
+    });
+    expect(results.map((r) => r.ok)).toEqual([true]);
+    await drain('search');
+    const { handler, seen } = await groupConsumer('archive');
+    const { records, response } = await deliver('archive', handler);
+    expect(EXTENDED_PAYLOAD_SIZE_ATTRIBUTE in records[0].messageAttributes).toBe(true);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(seen).toEqual([data]);
   });
 
   it('provisioning creates the payload bucket idempotently, named after the resource prefix', async () => {
