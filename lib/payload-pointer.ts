@@ -49,10 +49,21 @@ export function parsePointerBody(body: string): PayloadPointer | undefined {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
   const [kind, fields] = parsed as [unknown, Record<string, unknown> | null];
-  if (kind !== POINTER_CLASS && kind !== LEGACY_POINTER_CLASS) return undefined;
+  if (!isPointerClass(kind)) return undefined;
   if (typeof fields?.s3BucketName !== 'string' || typeof fields.s3Key !== 'string') return undefined;
   if (fields.s3BucketName === '' || fields.s3Key === '') return undefined;
   return { bucket: fields.s3BucketName, key: fields.s3Key };
+}
+
+/**
+ * The class names a pointer may carry: {@link POINTER_CLASS} (also under a shading prefix, as in
+ * `awsv2.repackaged.software.amazon.payloadoffloading.PayloadS3Pointer`) and {@link LEGACY_POINTER_CLASS}.
+ */
+function isPointerClass(kind: unknown): boolean {
+  return (
+    typeof kind === 'string' &&
+    (kind === POINTER_CLASS || kind.endsWith(`.${POINTER_CLASS}`) || kind === LEGACY_POINTER_CLASS)
+  );
 }
 
 /** A record's body and attributes, in the Lambda record's shape. */

@@ -36,6 +36,16 @@ describe('pointer format', () => {
     expect(parsePointerBody(body)).toEqual({ bucket: 'payloads', key: 'k-1' });
   });
 
+  it("reads Python's spacing (json.dumps) and a shaded class name", () => {
+    expect(
+      parsePointerBody(
+        '["software.amazon.payloadoffloading.PayloadS3Pointer", {"s3BucketName": "b", "s3Key": "k"}]',
+      ),
+    ).toEqual({ bucket: 'b', key: 'k' });
+    const shaded = JSON.stringify([`awsv2.repackaged.${POINTER_CLASS}`, { s3BucketName: 'b', s3Key: 'k' }]);
+    expect(parsePointerBody(shaded)).toEqual({ bucket: 'b', key: 'k' });
+  });
+
   it('reads the legacy class name; refuses other shapes', () => {
     const legacy = JSON.stringify([
       'com.amazon.sqs.javamessaging.MessageS3Pointer',
