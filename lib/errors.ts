@@ -114,7 +114,8 @@ export class PayloadUnavailableError extends FanoutError {
     const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
     super(
       'FANOUT_PAYLOAD_UNAVAILABLE',
-      `could not ${action} the offloaded payload s3://${bucket}/${key} (${why}); it is retried`,
+      `could not ${action} the offloaded payload s3://${bucket}/${key} (${why})` +
+        (action === 'read' ? '; the record is nacked and retried' : ''),
       { cause },
     );
     this.bucket = bucket;
