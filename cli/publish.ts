@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { Publisher, type PublishInput, type PublishResult, PublishValidationError } from '../lib/index.ts';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  type LargePayloadOptions,
+  PAYLOAD_BUCKET_VARIABLE,
+  Publisher,
+  type PublishInput,
+  type PublishResult,
+  PublishValidationError,
+} from '../lib/index.ts';
+import { localPayloadBucket } from '../localstack/index.ts';
 import { CliError, type Target, topicOf } from './target.ts';
 
 /** What `fanout publish` was asked to send. */
@@ -83,6 +92,23 @@ function parseAttributes(pairs: readonly string[]): Record<string, string> {
 }
 
 /**
+ * Where `fanout publish` offloads a large payload: the bucket in FANOUT_PAYLOAD_BUCKET, else (local
+ * endpoints) the bucket local provisioning creates; S3 is reached at AWS_ENDPOINT_URL_S3, else (local
+ * endpoints) at the SNS/SQS endpoint, which the embedded emulator, LocalStack and moto all serve S3 on.
+ */
+function largePayloadsOf(target: Target): LargePayloadOptions {
+  const bucket =
+    process.env[PAYLOAD_BUCKET_VARIABLE] ?? (target.kind === 'endpoint' ? localPayloadBucket() : undefined);
+  if (!bucket)
+    throw new CliError(
+      `the topic offloads large payloads but ${PAYLOAD_BUCKET_VARIABLE} is not set; set it to the stack's payload bucket`,
+    );
+  if (target.kind !== 'endpoint') return { bucket };
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? target.description;
+  return { bucket, client: new S3Client({ endpoint, forcePathStyle: true }) };
+}
+
+/**
  * Publishes the payload `count` times with fresh event ids (or once under `id`). A message that breaks a
  * rule (FIFO without `--group-id`, a bad attribute, too large) is a {@link CliError} naming the option. A payload that is a whole envelope
  * (`{ type, data, … }`) keeps its type and data; otherwise it is the data and `--type` is required.
@@ -113,10 +139,13 @@ export async function publishFromCli(
         '--id publishes one event under that id; leave out --count (every copy would be a duplicate the consumers skip)',
       );
   }
+  const topic = target.topology.topics.find((t) => t.name === request.topic);
   const publisher = new Publisher({
     topicArn: topicOf(target, request.topic),
     client: target.sns,
     source: 'fanout-cli',
+    ...(topic ? { maxMessageBytes: topic.maxMessageSizeBytes } : {}),
+    largePayloads: topic?.largePayloads ? largePayloadsOf(target) : false,
   });
   if (publisher.fifo && request.groupId === undefined)
     throw new CliError(

@@ -48,7 +48,7 @@ export class MessageTooLargeError extends PublishValidationError {
     super(
       'data',
       `message '${id}' is ${size} bytes (body plus message attributes) but the topic accepts at most ${limit} bytes. ` +
-        'Store large payloads elsewhere (e.g. S3) and publish a reference, or raise maxMessageBytes if the topic allows it.',
+        "Turn on the topic's largePayloads (Publisher option largePayloads: { bucket }) so larger payloads go through S3, or raise maxMessageBytes if the topic allows it.",
     );
     this.name = 'MessageTooLargeError';
     this.size = size;
@@ -84,7 +84,9 @@ export type PoisonReason =
   | 'schema-invalid'
   | 'unknown-type'
   | 'invalid-idempotency-key'
-  | 'payload-mismatch';
+  | 'payload-mismatch'
+  /** The message points at an offloaded payload (S3) whose object does not exist. */
+  | 'payload-missing';
 
 /**
  * A record that retrying cannot fix. The consumer sends it to the group's DLQ with the
@@ -97,6 +99,27 @@ export class PoisonMessageError extends FanoutError {
   constructor(reason: PoisonReason | 'rejected-by-handler', message: string) {
     super('FANOUT_POISON', message);
     this.reason = reason;
+  }
+}
+
+/**
+ * An offloaded payload could not be read or written for a reason that may pass (throttling, a 5xx, a
+ * timeout): the record is nacked and retried, the publish fails for that message.
+ */
+export class PayloadUnavailableError extends FanoutError {
+  readonly bucket: string;
+  readonly key: string;
+
+  constructor(action: 'read' | 'write', bucket: string, key: string, cause: unknown) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(
+      'FANOUT_PAYLOAD_UNAVAILABLE',
+      `could not ${action} the offloaded payload s3://${bucket}/${key} (${why})` +
+        (action === 'read' ? '; the record is nacked and retried' : ''),
+      { cause },
+    );
+    this.bucket = bucket;
+    this.key = key;
   }
 }
 

@@ -45,6 +45,7 @@ export {
   IdempotencyKeyError,
   IdempotencyStoreError,
   MessageTooLargeError,
+  PayloadUnavailableError,
   PoisonMessageError,
   type PoisonReason,
   PublishFailedError,
@@ -58,6 +59,23 @@ export {
   type KeyWrite,
   payloadHash,
 } from './idempotency-store.ts';
+export {
+  createS3Client,
+  fetchPayload,
+  type LargePayloadOptions,
+  type OffloadMode,
+  PayloadOffloader,
+  resolvePayload,
+} from './payload-offload.ts';
+export {
+  EXTENDED_PAYLOAD_SIZE_ATTRIBUTE,
+  findPointer,
+  LEGACY_PAYLOAD_SIZE_ATTRIBUTE,
+  type PayloadPointer,
+  POINTER_CLASS,
+  parsePointerBody,
+  pointerBody,
+} from './payload-pointer.ts';
 export {
   chunkEntries,
   Publisher,

@@ -18,9 +18,11 @@ import {
   ConfigError,
   type FanoutError,
   MessageTooLargeError,
+  PayloadUnavailableError,
   PublishFailedError,
   PublishValidationError,
 } from './errors.ts';
+import { type LargePayloadOptions, PayloadOffloader, reservedPayloadAttribute } from './payload-offload.ts';
 
 const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
 const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
@@ -44,6 +46,13 @@ export interface PublisherOptions {
    * @default 262144 (256 KiB)
    */
   readonly maxMessageBytes?: number;
+  /**
+   * Offload a message larger than `maxMessageBytes` (or every message, mode `'always'`) to S3 and publish
+   * a pointer in the format of AWS's extended clients instead (see docs/LARGE-MESSAGES.md); `false` makes
+   * such a message a {@link MessageTooLargeError}.
+   * @default false
+   */
+  readonly largePayloads?: LargePayloadOptions | false;
   /**
    * How many times an entry that SNS reports failed (server side) is sent in all.
    * @default 4
@@ -96,6 +105,8 @@ interface PreparedEntry {
   readonly envelope: Envelope;
   readonly entry: PublishBatchRequestEntry;
   readonly bytes: number;
+  /** Whether the body goes to S3 before the entry is sent. */
+  readonly offload: boolean;
 }
 
 /**
@@ -112,6 +123,8 @@ export class Publisher {
   readonly maxAttempts: number;
   readonly retryBaseDelayMs: number;
   readonly concurrency: number;
+  /** Writes payloads to S3; `undefined` when large payloads are off. */
+  readonly offloader: PayloadOffloader | undefined;
 
   constructor(options: PublisherOptions) {
     if (typeof options?.topicArn !== 'string' || !options.topicArn.startsWith('arn:')) {
@@ -130,6 +143,7 @@ export class Publisher {
     this.maxAttempts = options.maxAttempts ?? 4;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
     this.concurrency = options.concurrency ?? 4;
+    this.offloader = options.largePayloads ? new PayloadOffloader(options.largePayloads) : undefined;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new ConfigError(
         'concurrency',
@@ -165,7 +179,7 @@ export class Publisher {
 
   private async publishResults(inputs: readonly PublishInput[]) {
     const results: PublishOutcome[] = new Array(inputs.length);
-    const prepared: PreparedEntry[] = [];
+    let prepared: PreparedEntry[] = [];
     inputs.forEach((input, index) => {
       try {
         prepared.push(this.prepare(input, index));
@@ -173,6 +187,8 @@ export class Publisher {
         results[index] = { ok: false, id: input.id ?? '', error: error as FanoutError };
       }
     });
+
+    if (prepared.some((p) => p.offload)) prepared = await this.offloadPayloads(prepared, results);
 
     // PublishBatch calls go out `concurrency` at a time on standard topics; on FIFO topics one at a
     // time, so that a message group's messages reach SNS in order.
@@ -246,6 +262,38 @@ export class Publisher {
     }
   }
 
+  /** Writes the payloads of entries marked `offload` to S3 and makes those entries pointer messages. */
+  private async offloadPayloads(
+    prepared: PreparedEntry[],
+    results: PublishOutcome[],
+  ): Promise<PreparedEntry[]> {
+    const offloader = this.offloader as PayloadOffloader;
+    const sent = await Promise.all(
+      prepared.map(async (p): Promise<PreparedEntry | undefined> => {
+        if (!p.offload) return p;
+        try {
+          const pointer = await offloader.offload({
+            body: p.entry.Message ?? '',
+            attributes: p.entry.MessageAttributes ?? {},
+          });
+          const bytes = Buffer.byteLength(pointer.body, 'utf8') + attributeBytes(pointer.attributes);
+          if (bytes > this.maxMessageBytes)
+            throw new MessageTooLargeError(p.envelope.id, bytes, this.maxMessageBytes);
+          const entry = { ...p.entry, Message: pointer.body, MessageAttributes: pointer.attributes };
+          return { ...p, entry, bytes };
+        } catch (error) {
+          const failure =
+            error instanceof PayloadUnavailableError
+              ? new PublishFailedError(p.envelope.id, 'PayloadUnavailable', error.message, false)
+              : (error as FanoutError);
+          results[p.index] = { ok: false, id: p.envelope.id, error: failure };
+          return undefined;
+        }
+      }),
+    );
+    return sent.filter((p) => p !== undefined);
+  }
+
   /** Validates one input and builds its PublishBatch entry. */
   private prepare(input: PublishInput, index: number): PreparedEntry {
     if (typeof input?.type !== 'string' || input.type.trim() === '') {
@@ -273,7 +321,9 @@ export class Publisher {
     }
     const attributes = buildAttributes(envelope, input.attributes);
     const bytes = Buffer.byteLength(body, 'utf8') + attributeBytes(attributes);
-    if (bytes > this.maxMessageBytes)
+    const offload = this.offloader?.shouldOffload(bytes, this.maxMessageBytes) ?? false;
+    if (offload) checkRoomForPointer(envelope.id, attributes);
+    else if (bytes > this.maxMessageBytes)
       throw new MessageTooLargeError(envelope.id, bytes, this.maxMessageBytes);
 
     const entry: PublishBatchRequestEntry = {
@@ -299,7 +349,18 @@ export class Publisher {
         `message '${envelope.id}': groupId and deduplicationId are for FIFO topics only; ${this.topicArn} is a standard topic`,
       );
     }
-    return { index, envelope, entry, bytes };
+    return { index, envelope, entry, bytes, offload };
+  }
+}
+
+/** An offloaded message adds the `ExtendedPayloadSize` attribute: it needs a free attribute slot. */
+function checkRoomForPointer(id: string, attributes: Record<string, MessageAttributeValue>): void {
+  const count = Object.keys(attributes).length;
+  if (count + 1 > MAX_MESSAGE_ATTRIBUTES) {
+    throw new PublishValidationError(
+      'attributes',
+      `message '${id}' goes through S3 and so carries the ExtendedPayloadSize attribute, but has ${count} attributes already (with 'type'); at most ${MAX_MESSAGE_ATTRIBUTES - 2} extra attributes fit. Move the rest into data`,
+    );
   }
 }
 
@@ -320,6 +381,12 @@ function buildAttributes(
     type: { DataType: 'String', StringValue: envelope.type },
   };
   for (const [name, value] of Object.entries(extra)) {
+    if (reservedPayloadAttribute([name])) {
+      throw new PublishValidationError(
+        'attributes',
+        `message '${envelope.id}': attribute '${name}' is reserved; it marks a payload offloaded to S3 (use largePayloads)`,
+      );
+    }
     if (name === 'type') {
       throw new PublishValidationError(
         'attributes',

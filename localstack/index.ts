@@ -14,12 +14,14 @@ export {
 } from './emulator/embedded-cloud.ts';
 export { type LocalStack, type LocalStackOptions, startLocalStack } from './local-stack.ts';
 export {
+  localPayloadBucket,
   localTables,
   type ProvisionClients,
   type ProvisionedStack,
   provisionTopology,
 } from './provisioning/provision.ts';
 export {
+  ensureBucket,
   ensureIdempotencyTable,
   ensureQueue,
   ensureSubscription,

@@ -4,6 +4,7 @@ import {
   createSqsClient,
   handlerFileCheck,
   IDEMPOTENCY_TABLE_VARIABLE,
+  PAYLOAD_BUCKET_VARIABLE,
   resolveTopology,
   type TopologyDefinition,
 } from '../lib/index.ts';
@@ -62,6 +63,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     process.env[IDEMPOTENCY_TABLE_VARIABLE] = tables.idempotency;
     process.env.FANOUT_EFFECTS_TABLE = tables.effects;
     const provisioned = await provisionTopology(options.topology);
+    // Publishers of topics with largePayloads (handlers, the CLI) find the bucket here, as on AWS.
+    if (provisioned.payloadBucket) process.env[PAYLOAD_BUCKET_VARIABLE] = provisioned.payloadBucket;
     const sqs = createSqsClient();
     const region = process.env.AWS_REGION ?? 'us-east-1';
     const runners = new Map<string, EventSourceRunner>();

@@ -43,11 +43,18 @@ export interface LateItem extends ItemBase {
   readonly kind: 'late';
 }
 
-export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem;
+/** A record whose offloaded payload could not be read for now (S3 throttling, 5xx, timeout): nacked. */
+export interface UnresolvedItem extends ItemBase {
+  readonly kind: 'unresolved';
+  readonly error: unknown;
+}
+
+export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem | UnresolvedItem;
 
 /** The log fields that identify an item. */
 export function logFields(item: BatchItem): Record<string, string> {
-  if (item.kind === 'poison' || item.kind === 'late') return { messageId: item.record.messageId };
+  if (item.kind === 'poison' || item.kind === 'late' || item.kind === 'unresolved')
+    return { messageId: item.record.messageId };
   return {
     messageId: item.record.messageId,
     eventId: item.envelope.id,

@@ -1,8 +1,10 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DeadLetterQueueLocator, DeadLetterSender } from '../dead-letter-sender.ts';
 import { DEAD_LETTER_QUEUE_URL_VARIABLE, GROUP_VARIABLE } from '../environment.ts';
 import { ConfigError } from '../errors.ts';
+import { createS3Client } from '../payload-offload.ts';
 import { createSqsClient, parseQueueArn, queueUrlFromArn } from '../queue-address.ts';
 import { groupOfQueueName } from '../resource-names.ts';
 import { createTelemetry, type Telemetry } from '../telemetry.ts';
@@ -40,6 +42,11 @@ export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler
   const routeOf = buildRouter(options);
   const config = resolveConsumerConfig(options);
   const sqs = options.sqsClient ?? createSqsClient();
+  let s3 = options.s3Client;
+  const s3Client = () => {
+    s3 ??= createS3Client();
+    return s3;
+  };
   const perGroup = new Map<string, { telemetry: Telemetry; locator: DeadLetterQueueLocator }>();
   const groupParts = (group: string) => {
     let parts = perGroup.get(group);
@@ -61,7 +68,15 @@ export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler
     const remainingMs = remainingTimeOf(context);
     const budget = new TimeBudget(remainingMs, config);
     try {
-      return await handleBatch(records, { group, config, budget, sqs, routeOf, ...groupParts(group) });
+      return await handleBatch(records, {
+        group,
+        config,
+        budget,
+        sqs,
+        s3Client,
+        routeOf,
+        ...groupParts(group),
+      });
     } finally {
       budget.dispose();
     }
@@ -73,6 +88,7 @@ interface BatchContext {
   readonly config: ConsumerConfig;
   readonly budget: TimeBudget;
   readonly sqs: SQSClient;
+  readonly s3Client: () => S3Client;
   readonly routeOf: ReturnType<typeof buildRouter>;
   readonly telemetry: Telemetry;
   readonly locator: DeadLetterQueueLocator;
@@ -90,6 +106,8 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
     routeOf: batch.routeOf,
     config,
     startsEnd: startsEnd.reached,
+    // Offloaded payloads are read in the claim phase: a slow S3 call is aborted when handlers are abandoned.
+    payloads: { client: batch.s3Client, signal: () => budget.signal('claim') },
   });
   startsEnd.cancel();
   const items = markInBatchDuplicates(decoded);

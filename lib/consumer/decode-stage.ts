@@ -2,8 +2,9 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { SQSRecord } from 'aws-lambda';
 import { redrivenRecord } from '../dead-letter-format.ts';
 import type { Envelope } from '../envelope.ts';
-import { IdempotencyKeyError, PoisonMessageError } from '../errors.ts';
+import { IdempotencyKeyError, PayloadUnavailableError, PoisonMessageError } from '../errors.ts';
 import { IdempotencyStore, payloadHash } from '../idempotency-store.ts';
+import { type PayloadSource, resolvePayload } from '../payload-offload.ts';
 import { decodeRecord } from '../record-decoder.ts';
 import type { BatchItem, FollowerItem, PoisonItem, RunnableItem } from './batch-item.ts';
 import type { ConsumerConfig, TypeRoute } from './options.ts';
@@ -16,6 +17,8 @@ export interface DecodeContext {
   readonly fifo: boolean;
   readonly routeOf: (type: string) => TypeRoute<unknown>;
   readonly config: Pick<ConsumerConfig, 'store' | 'keyOf' | 'validatePayload'>;
+  /** Where offloaded payloads are read from, and the abort signal of each read. */
+  readonly payloads: PayloadSource;
 }
 
 /**
@@ -40,7 +43,10 @@ async function decodeItem(delivered: SQSRecord, context: DecodeContext): Promise
   }
   const base = itemBase(record, context);
   try {
-    const { envelope } = decodeRecord(record);
+    // An offloaded payload is read before anything looks at the body; the item keeps the pointer record
+    // (a dead-letter copy holds the pointer, not the payload).
+    const resolved = await resolvePayload(record, context.payloads);
+    const { envelope } = decodeRecord(resolved);
     const route = context.routeOf(envelope.type);
     const data = route.schema
       ? await validateInTime(route.schema, envelope, context.startsEnd)
@@ -55,6 +61,7 @@ async function decodeItem(delivered: SQSRecord, context: DecodeContext): Promise
     if (error instanceof IdempotencyKeyError) {
       return poisonItem(record, context, 'invalid-idempotency-key', error.message);
     }
+    if (error instanceof PayloadUnavailableError) return { ...base, kind: 'unresolved', error };
     throw error;
   }
 }

@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { SQSRecord } from 'aws-lambda';
@@ -114,6 +115,12 @@ export interface ConsumerOptions<T = unknown> extends TelemetryOptions {
    * @default a client configured from the environment
    */
   readonly sqsClient?: SQSClient;
+  /**
+   * S3 client that reads offloaded payloads (a record carrying an extended-client payload pointer, see
+   * docs/LARGE-MESSAGES.md); it is only used, and only built, when such a record arrives.
+   * @default a client configured from the environment (`AWS_ENDPOINT_URL_S3` works; path-style addressing then)
+   */
+  readonly s3Client?: S3Client;
 }
 
 /** The options of a consumer, checked and with their defaults. */

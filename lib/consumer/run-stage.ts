@@ -61,6 +61,8 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     outcomes.set(item, { kind: 'abandoned' });
     let outcome: RecordOutcome;
     if (item.kind === 'late') outcome = { kind: 'not-started', because: 'deadline' };
+    else if (item.kind === 'unresolved')
+      outcome = { kind: 'failed', error: item.error, durationMs: 0, release: 'none' };
     else if (item.kind === 'poison') outcome = await deadLetter(runners, item, item.reason, item.detail);
     else if (item.kind === 'follower') outcome = await follow(runners, item, leaderOutcomes.get(item.leader));
     else {

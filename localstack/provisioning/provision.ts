@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  createS3Client,
   createSqsClient,
   prefixed,
   resolveTopology,
@@ -9,6 +11,7 @@ import {
   type TopologyDefinition,
 } from '../../lib/index.ts';
 import {
+  ensureBucket,
   ensureIdempotencyTable,
   ensureQueue,
   ensureSubscription,
@@ -21,12 +24,22 @@ export function localTables(): { readonly idempotency: string; readonly effects:
   return { idempotency: prefixed('fanout-idempotency'), effects: prefixed('fanout-effects') };
 }
 
+/**
+ * Name of the payload bucket of a local stack: `fanout-payloads` after `FANOUT_RESOURCE_PREFIX`, made a
+ * valid bucket name (lower case, `_` as `-`).
+ */
+export function localPayloadBucket(): string {
+  return prefixed('fanout-payloads').toLowerCase().replaceAll('_', '-');
+}
+
 /** What provisioning created (or found), by topology name. */
 export interface ProvisionedStack {
   readonly topology: Topology;
   readonly topics: ReadonlyMap<string, string>;
   readonly groups: ReadonlyMap<string, { readonly queue: QueueRef; readonly dlq: QueueRef }>;
   readonly tables: { readonly idempotency: string; readonly effects: string };
+  /** The payload bucket, when a topic has `largePayloads`; else `undefined`. */
+  readonly payloadBucket?: string;
 }
 
 /** Clients to provision with; each defaults to one configured from the environment. */
@@ -34,11 +47,13 @@ export interface ProvisionClients {
   readonly sns?: SNSClient;
   readonly sqs?: SQSClient;
   readonly dynamodb?: DynamoDBClient;
+  /** Used only when a topic has `largePayloads`. */
+  readonly s3?: S3Client;
 }
 
 /**
  * Creates the topology's topics, queues, DLQs with redrive policies, raw-delivery subscriptions with
- * their filter policies, and the tables, through the AWS SDK. Idempotent: running it again finds what
+ * their filter policies, the tables, and the payload bucket when a topic has `largePayloads`, through the AWS SDK. Idempotent: running it again finds what
  * exists. Works against any endpoint: the embedded emulator, LocalStack, moto, or an AWS account. Names
  * carry `FANOUT_RESOURCE_PREFIX` when it is set; the returned maps are keyed by the topology's names.
  */
@@ -87,5 +102,8 @@ export async function provisionTopology(
     ensureIdempotencyTable(dynamodb, tables.idempotency),
     ensureIdempotencyTable(dynamodb, tables.effects),
   ]);
-  return { topology, topics, groups, tables };
+  const payloadBucket = topology.topics.some((topic) => topic.largePayloads)
+    ? await ensureBucket(clients.s3 ?? createS3Client(), localPayloadBucket())
+    : undefined;
+  return { topology, topics, groups, tables, ...(payloadBucket ? { payloadBucket } : {}) };
 }

@@ -5,6 +5,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, type SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
@@ -81,6 +82,16 @@ export async function ensureSubscription(
     }),
   );
   return result.SubscriptionArn ?? '';
+}
+
+/** Creates a bucket unless this account has it already (the payload bucket of large messages). */
+export async function ensureBucket(s3: S3Client, name: string): Promise<string> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+  }
+  return name;
 }
 
 /** Creates the idempotency table (partition key `pk`, TTL on `expiresAt`) unless it exists. */

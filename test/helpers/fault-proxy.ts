@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * A fault-injecting HTTP proxy in front of a real emulator endpoint. Clients of the AWS SDK point at
  * it and talk the real protocol; the proxy forwards every request, except that an operation with a
- * rule (named by its `X-Amz-Target`, e.g. `BatchWriteItem`, `SendMessageBatch`) is:
+ * rule (named by its `X-Amz-Target`, e.g. `BatchWriteItem`, `SendMessageBatch`; S3's REST calls by
+ * {@link s3Operation}: `GetObject`, `PutObject`, `CreateBucket`) is:
  * - `error`: answered with HTTP 500 (`InternalFailure`), never forwarded (the SDK retries, then fails);
  * - `slow`: forwarded at once, its answer held back `delayMs` (the write happens, the caller hears late);
  * - `partial`: a batch call whose first half is forwarded and whose second half is reported failed
@@ -50,9 +51,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const operation = String(req.headers['x-amz-target'] ?? '')
-      .split('.')
-      .pop() as string;
+    const operation =
+      (String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() as string) || s3Operation(req);
     bump(seen, operation);
     const rule = rules.find(
       (r) => (r.operation === operation || r.operation === '*') && (used.get(r) ?? 0) < (r.times ?? Infinity),
@@ -147,6 +149,19 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The S3 operation of a path-style REST request (S3 sends no `X-Amz-Target`): `GetObject`/`PutObject`/
+ * `HeadObject` on `/bucket/key`, `CreateBucket` on `PUT /bucket`; '' otherwise (e.g. SNS's query calls).
+ */
+function s3Operation(req: IncomingMessage): string {
+  const path = new URL(req.url ?? '/', 'http://proxy').pathname;
+  const segments = path.split('/').filter(Boolean);
+  if (segments.length >= 2) {
+    return { GET: 'GetObject', PUT: 'PutObject', HEAD: 'HeadObject' }[req.method ?? ''] ?? '';
+  }
+  return segments.length === 1 && req.method === 'PUT' ? 'CreateBucket' : '';
 }
 
 function answer(res: ServerResponse, status: number, body: unknown) {
