@@ -21,6 +21,7 @@ import {
   PublishFailedError,
   PublishValidationError,
 } from './errors.ts';
+import { FANOUT_TRACED_ATTRIBUTES, type PublishTrace, startPublishTrace } from './publish-trace.ts';
 
 const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
 const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
@@ -60,6 +61,12 @@ export interface PublisherOptions {
    * @default 4
    */
   readonly concurrency?: number;
+  /**
+   * Write the trace context into every message (`traceparent`, and `tracestate` when there is room) and
+   * make a producer span per message. It takes one of the message's 10 attributes; `false` gives it back.
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /** One message to publish. */
@@ -72,8 +79,9 @@ export interface PublishInput<T = unknown> extends EnvelopeInput<T> {
    */
   readonly deduplicationId?: string;
   /**
-   * Extra message attributes (for filter policies). `type` is always set from the event type.
-   * At most 9 extra: SQS takes 10 attributes per message and raw delivery passes them through.
+   * Extra message attributes (for filter policies). `type` is always set from the event type, and
+   * `traceparent` from the trace context unless the publisher's `tracing` is off. At most 8 extra
+   * (9 without tracing): SQS takes 10 attributes per message and raw delivery passes them through.
    * @default none
    */
   readonly attributes?: Readonly<Record<string, string | number | readonly string[]>>;
@@ -112,6 +120,7 @@ export class Publisher {
   readonly maxAttempts: number;
   readonly retryBaseDelayMs: number;
   readonly concurrency: number;
+  readonly tracing: boolean;
 
   constructor(options: PublisherOptions) {
     if (typeof options?.topicArn !== 'string' || !options.topicArn.startsWith('arn:')) {
@@ -130,6 +139,7 @@ export class Publisher {
     this.maxAttempts = options.maxAttempts ?? 4;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
     this.concurrency = options.concurrency ?? 4;
+    this.tracing = options.tracing ?? true;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new ConfigError(
         'concurrency',
@@ -166,9 +176,10 @@ export class Publisher {
   private async publishResults(inputs: readonly PublishInput[]) {
     const results: PublishOutcome[] = new Array(inputs.length);
     const prepared: PreparedEntry[] = [];
+    const traces: (PublishTrace | undefined)[] = new Array(inputs.length);
     inputs.forEach((input, index) => {
       try {
-        prepared.push(this.prepare(input, index));
+        prepared.push(this.prepare(input, index, traces));
       } catch (error) {
         results[index] = { ok: false, id: input.id ?? '', error: error as FanoutError };
       }
@@ -183,6 +194,10 @@ export class Publisher {
     };
     const workers = this.fifo ? 1 : Math.min(this.concurrency, chunks.length);
     await Promise.all(Array.from({ length: workers }, worker));
+    traces.forEach((trace, index) => {
+      const result = results[index];
+      trace?.end(result.ok ? undefined : result.error);
+    });
     return results;
   }
 
@@ -247,7 +262,7 @@ export class Publisher {
   }
 
   /** Validates one input and builds its PublishBatch entry. */
-  private prepare(input: PublishInput, index: number): PreparedEntry {
+  private prepare(input: PublishInput, index: number, traces: (PublishTrace | undefined)[]): PreparedEntry {
     if (typeof input?.type !== 'string' || input.type.trim() === '') {
       throw new PublishValidationError(
         'type',
@@ -271,7 +286,12 @@ export class Publisher {
         `message '${envelope.id}': data is not JSON-serialisable (${(error as Error).message}); publish plain objects, arrays, strings, numbers, booleans or null`,
       );
     }
-    const attributes = buildAttributes(envelope, input.attributes);
+    const attributes = buildAttributes(envelope, input.attributes, this.tracing);
+    if (this.tracing) {
+      const room = MAX_MESSAGE_ATTRIBUTES - Object.keys(attributes).length - 1;
+      traces[index] = startPublishTrace(this.topicArn, envelope, room);
+      Object.assign(attributes, traces[index].attributes);
+    }
     const bytes = Buffer.byteLength(body, 'utf8') + attributeBytes(attributes);
     if (bytes > this.maxMessageBytes)
       throw new MessageTooLargeError(envelope.id, bytes, this.maxMessageBytes);
@@ -315,15 +335,17 @@ function checkFifoId(field: 'groupId' | 'deduplicationId', value: string, id: st
 function buildAttributes(
   envelope: Envelope,
   extra: PublishInput['attributes'] = {},
+  tracing = true,
 ): Record<string, MessageAttributeValue> {
+  const ours: readonly string[] = tracing ? FANOUT_TRACED_ATTRIBUTES : ['type'];
   const attributes: Record<string, MessageAttributeValue> = {
     type: { DataType: 'String', StringValue: envelope.type },
   };
   for (const [name, value] of Object.entries(extra)) {
-    if (name === 'type') {
+    if (name === 'type' || (tracing && (name === 'traceparent' || name === 'tracestate'))) {
       throw new PublishValidationError(
         'attributes',
-        `message '${envelope.id}': attribute 'type' is reserved; it is always the event type`,
+        `message '${envelope.id}': attribute '${name}' is reserved; fanout sets it (${name === 'type' ? 'the event type' : 'the trace context'})`,
       );
     }
     if (!ATTRIBUTE_NAME.test(name) || /^(aws\.|amazon\.)/i.test(name)) {
@@ -339,11 +361,13 @@ function buildAttributes(
           ? { DataType: 'String.Array', StringValue: JSON.stringify(value) }
           : { DataType: 'String', StringValue: String(value) };
   }
-  const count = Object.keys(attributes).length;
+  const yours = Object.keys(attributes).length - 1;
+  const count = yours + ours.length;
   if (count > MAX_MESSAGE_ATTRIBUTES) {
+    const names = ours.map((n) => `'${n}'`).join(' and ');
     throw new PublishValidationError(
       'attributes',
-      `message '${envelope.id}' has ${count} message attributes (with 'type'); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Move the rest into data`,
+      `message '${envelope.id}' has ${count} message attributes (${yours} of yours plus fanout's ${names}); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Pass at most ${MAX_MESSAGE_ATTRIBUTES - ours.length} and move the rest into data${tracing ? ", or set the publisher's tracing: false" : ''}`,
     );
   }
   return attributes;

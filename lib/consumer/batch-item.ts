@@ -1,6 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../envelope.ts';
 import type { TypeRoute } from './options.ts';
+import { traceIdOf } from './record-span.ts';
 
 /** What every item of a batch has: its record, receive count and FIFO lane. */
 interface ItemBase {
@@ -47,10 +48,13 @@ export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem;
 
 /** The log fields that identify an item. */
 export function logFields(item: BatchItem): Record<string, string> {
-  if (item.kind === 'poison' || item.kind === 'late') return { messageId: item.record.messageId };
+  const traceId = traceIdOf(item.record);
+  const trace: Record<string, string> = traceId ? { traceId } : {};
+  if (item.kind === 'poison' || item.kind === 'late') return { messageId: item.record.messageId, ...trace };
   return {
     messageId: item.record.messageId,
     eventId: item.envelope.id,
     correlationId: item.envelope.correlationid,
+    ...trace,
   };
 }
