@@ -9,6 +9,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { renderTraceTree, spanRecord, spansOfEvent } from '../../cli/trace.ts';
 import {
   consumer,
   MAX_MESSAGE_ATTRIBUTES,
@@ -113,6 +114,24 @@ describe('tracing with an OpenTelemetry SDK registered', () => {
       'messaging.consumer.group.name': chain.a.group,
       'messaging.destination.name': chain.a.queue.name,
     });
+  });
+
+  it('fanout trace <event id> renders that chain as one tree: publish → A process → publish → B process', async () => {
+    const chain = await twoHopChain();
+    const { recordA } = await chain.run();
+    const eventId = JSON.parse(recordA.body).id;
+
+    const spans = spansOfEvent(exporter.getFinishedSpans().map(spanRecord), eventId);
+    const lines = renderTraceTree(spans);
+
+    const topic = (arn: string) => arn.split(':').pop();
+    expect(lines[0]).toBe(`trace ${parts(traceparentOf(recordA)).traceId}`);
+    expect(lines.slice(1).map((line) => line.replace(/ {2}[\d.]+ ms.*$/, ''))).toEqual([
+      `└─ ${topic(chain.a.topicArn)} publish`,
+      `   └─ ${chain.a.group} process OrderPlaced  [processed]`,
+      `      └─ ${topic(chain.b.topicArn)} publish`,
+      `         └─ ${chain.b.group} process InvoiceRequested  [processed]`,
+    ]);
   });
 
   it("a publish inside the application's own span continues that span's trace", async () => {
