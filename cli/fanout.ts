@@ -323,9 +323,10 @@ program
     `show one event's path across groups and hops as a tree, from the spans \`fanout dev\` records in .fanout/traces.jsonl`,
   )
   .argument('<id>', 'an event id (or a trace id)')
-  .action(async (id: string) => {
+  .option('--file <path>', 'read the spans from this file instead (one JSON span per line)')
+  .action(async (id: string, options: { file?: string }) => {
     const { readSpans, renderTraceTree, spansOfEvent, TRACE_FILE } = await import('./trace.ts');
-    const file = path.join(projectRoot, TRACE_FILE);
+    const file = options.file ? path.resolve(options.file) : path.join(projectRoot, TRACE_FILE);
     const spans = spansOfEvent(readSpans(file), id);
     if (spans.length === 0) throw new CliError(`no recorded span carries event or trace '${id}' in ${file}`);
     if (globals().json) printJson(spans);
