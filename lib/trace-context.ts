@@ -116,9 +116,18 @@ export function childSpanContext(parent: SpanContext | undefined): SpanContext {
   };
 }
 
+/** Random bytes drawn a few KiB at a time: one `randomBytes` call per id costs microseconds each. */
+let pool = Buffer.alloc(0);
+let offset = 0;
+
 function randomId(bytes: number): string {
   for (;;) {
-    const id = randomBytes(bytes).toString('hex');
+    if (offset + bytes > pool.length) {
+      pool = randomBytes(4096);
+      offset = 0;
+    }
+    const id = pool.toString('hex', offset, offset + bytes);
+    offset += bytes;
     if (/[^0]/.test(id)) return id; // an all-zero id is invalid
   }
 }

@@ -128,6 +128,13 @@ describe('Publisher validation (nothing is sent)', () => {
       /reserved/,
     ],
     [
+      'the reserved traceparent attribute',
+      standard,
+      { type: 'T', data: 1, attributes: { traceparent: 'x' } },
+      'attributes',
+      /attribute 'traceparent' is reserved; fanout sets it \(the trace context\)/,
+    ],
+    [
       'an invalid attribute name',
       standard,
       { type: 'T', data: 1, attributes: { 'AWS.x': 'v' } },
