@@ -9,6 +9,7 @@ import {
   TRACEPARENT_ATTRIBUTE,
   TRACESTATE_ATTRIBUTE,
   toTraceparent,
+  toXRayHeader,
 } from './trace-context.ts';
 
 /**
@@ -23,6 +24,8 @@ export interface PublishTrace {
   readonly attributes: Record<string, MessageAttributeValue>;
   /** The trace the message belongs to. */
   readonly traceId: string;
+  /** The producer span's context as an X-Ray trace header (`Root=…;Parent=…;Sampled=…`). */
+  readonly xrayHeader: string | undefined;
   /** Ends the span: with an error status when the message was not published. */
   end(error?: unknown): void;
 }
@@ -58,6 +61,7 @@ export function startPublishTrace(topicArn: string, envelope: Envelope, room: nu
   return {
     attributes,
     traceId: span.spanContext().traceId,
+    xrayHeader: toXRayHeader(trace.setSpan(ROOT_CONTEXT, span)),
     end(error) {
       if (error !== undefined) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
@@ -65,4 +69,39 @@ export function startPublishTrace(topicArn: string, envelope: Envelope, room: nu
       span.end();
     },
   };
+}
+
+/** The HTTP header in which SNS receives an X-Ray trace header (and passes it on to SQS as `AWSTraceHeader`). */
+const XRAY_HTTP_HEADER = 'X-Amzn-Trace-Id';
+
+interface MiddlewareCommand {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: { request: unknown }) => Promise<unknown>,
+      ) => (args: { request: unknown }) => Promise<unknown>,
+      options: { step: 'build'; name: string; priority: 'high' },
+    ): void;
+  };
+}
+
+/**
+ * Sends the messages' trace as the request's X-Ray header when every message of the call is in one
+ * trace. In Lambda the AWS SDK otherwise sends the invocation's (`_X_AMZN_TRACE_ID`), SNS passes it on
+ * and SQS hands it to the next consumer as `AWSTraceHeader`, which would pull the next hop into the
+ * invocation's trace instead of the message's.
+ */
+export function withXRayHeader<C>(command: C, entries: readonly { readonly trace?: PublishTrace }[]): C {
+  const traceIds = new Set(entries.map((e) => e.trace?.traceId));
+  const header = entries[0]?.trace?.xrayHeader;
+  if (traceIds.size !== 1 || !header) return command;
+  (command as unknown as MiddlewareCommand).middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers[XRAY_HTTP_HEADER] = header;
+      return next(args);
+    },
+    { step: 'build', name: 'fanoutXRayTraceHeader', priority: 'high' },
+  );
+  return command;
 }

@@ -21,7 +21,12 @@ import {
   PublishFailedError,
   PublishValidationError,
 } from './errors.ts';
-import { FANOUT_TRACED_ATTRIBUTES, type PublishTrace, startPublishTrace } from './publish-trace.ts';
+import {
+  FANOUT_TRACED_ATTRIBUTES,
+  type PublishTrace,
+  startPublishTrace,
+  withXRayHeader,
+} from './publish-trace.ts';
 
 const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
 const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
@@ -104,6 +109,7 @@ interface PreparedEntry {
   readonly envelope: Envelope;
   readonly entry: PublishBatchRequestEntry;
   readonly bytes: number;
+  readonly trace?: PublishTrace;
 }
 
 /**
@@ -209,12 +215,11 @@ export class Publisher {
       const retry: PreparedEntry[] = [];
       let response: PublishBatchCommandOutput;
       try {
-        response = await this.client.send(
-          new PublishBatchCommand({
-            TopicArn: this.topicArn,
-            PublishBatchRequestEntries: pending.map((p) => p.entry),
-          }),
-        );
+        const command = new PublishBatchCommand({
+          TopicArn: this.topicArn,
+          PublishBatchRequestEntries: pending.map((p) => p.entry),
+        });
+        response = await this.client.send(withXRayHeader(command, pending));
       } catch (error) {
         const err = error as Error & { name: string };
         for (const p of pending) {
@@ -319,7 +324,7 @@ export class Publisher {
         `message '${envelope.id}': groupId and deduplicationId are for FIFO topics only; ${this.topicArn} is a standard topic`,
       );
     }
-    return { index, envelope, entry, bytes };
+    return { index, envelope, entry, bytes, trace: traces[index] };
   }
 }
 

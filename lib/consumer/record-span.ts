@@ -1,4 +1,4 @@
-import { type Context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type Context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { SQSRecord } from 'aws-lambda';
 import { parseQueueArn } from '../queue-address.ts';
 import type { Telemetry } from '../telemetry.ts';
@@ -31,7 +31,9 @@ export function traceIdOf(record: SQSRecord): string | undefined {
 /**
  * The context a record continues: the X-Ray `AWSTraceHeader` that SQS sets on the record when X-Ray
  * traced the send, else the `traceparent` (and `tracestate`) message attributes; `undefined` when it
- * has neither. A header that is present but malformed is reported through `malformed` and skipped.
+ * has neither. When both name the same trace, the `traceparent` is kept: its parent is the message's
+ * own producer span, where the X-Ray header names the publishing call. A header that is present but
+ * malformed is reported through `malformed` and skipped.
  */
 export function recordParent(
   record: SQSRecord,
@@ -40,12 +42,16 @@ export function recordParent(
   const xrayHeader = record.attributes?.AWSTraceHeader;
   const fromXRay = fromXRayHeader(xrayHeader);
   if (xrayHeader && !fromXRay) malformed('AWSTraceHeader', xrayHeader);
-  if (fromXRay) return fromXRay;
   const attributes = record.messageAttributes ?? {};
   const traceparent = attributes[TRACEPARENT_ATTRIBUTE]?.stringValue;
   const parsed = fromTraceparent(traceparent, attributes[TRACESTATE_ATTRIBUTE]?.stringValue);
   if (traceparent && !parsed) malformed(TRACEPARENT_ATTRIBUTE, traceparent);
-  return parsed;
+  if (fromXRay && parsed && traceIdOfContext(fromXRay) === traceIdOfContext(parsed)) return parsed;
+  return fromXRay ?? parsed;
+}
+
+function traceIdOfContext(ctx: Context): string | undefined {
+  return trace.getSpanContext(ctx)?.traceId;
 }
 
 /** The outcome a span reports for a record's {@link RecordOutcome}. */

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -252,6 +253,67 @@ describe('tracing with no OpenTelemetry SDK (the no-op tracer)', () => {
       correlationId: 'flow-7',
       traceId: parts(traceparentOf(records[0])).traceId,
     });
+  });
+});
+
+describe('the X-Ray header of the publish call', () => {
+  const INVOCATION = 'Root=1-7759e988-bd862e3fe1be46a994272793;Parent=73995c3f42cd8ad8;Sampled=1';
+
+  /** An SNS client that records the X-Amzn-Trace-Id header of each request it sends. */
+  function spiedClient() {
+    const client = new SNSClient({});
+    const headers: (string | undefined)[] = [];
+    const stack = client.middlewareStack as unknown as {
+      add(m: (next: (a: unknown) => Promise<unknown>) => (a: unknown) => Promise<unknown>, o: object): void;
+    };
+    stack.add(
+      (next) => async (args) => {
+        headers.push(
+          (args as { request: { headers: Record<string, string> } }).request.headers['X-Amzn-Trace-Id'],
+        );
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'spy-trace-header' },
+    );
+    return { client, headers };
+  }
+
+  it("in Lambda, a handler's publish sends the message's trace as X-Amzn-Trace-Id, not the invocation's (which SNS would pass on as AWSTraceHeader)", async () => {
+    const a = await topicWithGroup();
+    const b = await topicWithGroup();
+    await new Publisher({ topicArn: a.topicArn }).publish({ type: 'OrderPlaced', data: {} });
+    const records = await receiveExactly(a.queue, 1);
+    const messageTrace = parts(traceparentOf(records[0])).traceId;
+    const traced = spiedClient();
+    const untraced = spiedClient();
+    const handler = consumer({
+      group: a.group,
+      idempotency: false,
+      handle: async () => {
+        await new Publisher({ topicArn: b.topicArn, client: traced.client }).publish({
+          type: 'Next',
+          data: {},
+        });
+        await new Publisher({ topicArn: b.topicArn, client: untraced.client, tracing: false }).publish({
+          type: 'Next',
+          data: {},
+        });
+      },
+    });
+    vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'group-a');
+    vi.stubEnv('_X_AMZN_TRACE_ID', INVOCATION);
+    try {
+      expect((await handler({ Records: records })).batchItemFailures).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+
+    const xrayRoot = `1-${messageTrace.slice(0, 8)}-${messageTrace.slice(8)}`;
+    expect(traced.headers).toEqual([
+      expect.stringMatching(new RegExp(`^Root=${xrayRoot};Parent=[0-9a-f]{16};Sampled=1$`)),
+    ]);
+    // Without fanout's header the AWS SDK sends the invocation's: what the traced publish replaces.
+    expect(untraced.headers).toEqual([INVOCATION]);
   });
 });
 

@@ -78,6 +78,12 @@ describe('the parent of a record', () => {
     expect(spanOf(parent)?.traceId).toBe('5759e988bd862e3fe1be46a994272793');
   });
 
+  it('is the traceparent when the AWSTraceHeader names the same trace (its parent is the producer span)', () => {
+    const sameTrace = `Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=1111111111111111;Sampled=1`;
+    const parent = recordParent(record({ traceparent: TRACEPARENT, AWSTraceHeader: sameTrace }));
+    expect(spanOf(parent)).toMatchObject({ traceId: TRACE, spanId: SPAN });
+  });
+
   it('is the traceparent when there is no AWSTraceHeader, and none when neither is there', () => {
     expect(spanOf(recordParent(record({ traceparent: TRACEPARENT })))?.spanId).toBe(SPAN);
     expect(recordParent(record({}))).toBeUndefined();
