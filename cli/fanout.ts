@@ -83,7 +83,7 @@ program
   )
   .option('--orders <n>', 'orders the demo places', positive, 20)
   .option('--settle-seconds <n>', 'how long the demo may take to settle before it is judged', positive, 90)
-  .option('--verbose', "show the handlers' JSON logs and metrics")
+  .option('--verbose', "show the handlers' JSON logs and metrics, and at the end one event's trace")
   .action(
     async (options: {
       once?: boolean;
@@ -103,10 +103,12 @@ program
         throw new CliError(
           '--port is for the embedded emulator; with --endpoint nothing is started, so leave --port out',
         );
-      const [{ runDev, signalExitCode }, { PortInUseError }] = await Promise.all([
+      const [{ runDev, signalExitCode }, { PortInUseError }, traces] = await Promise.all([
         import('./dev.ts'),
         import('../localstack/emulator/embedded-cloud.ts'),
+        import('./trace.ts'),
       ]);
+      const recording = await traces.recordTraces(path.join(projectRoot, traces.TRACE_FILE));
       try {
         const result = await runDev({
           topology: await loadTopology(),
@@ -121,6 +123,7 @@ program
             : undefined,
           ...(json ? { out: process.stderr, json: process.stdout } : {}),
         });
+        if (options.verbose) traces.printBusiestTrace(recording, json ? process.stderr : process.stdout);
         if (result.stoppedBy) process.exit(signalExitCode(result.stoppedBy));
         process.exitCode = result.ok ? 0 : 1;
       } catch (error) {
@@ -313,6 +316,22 @@ function renderStatus(status: StackStatus): string {
   }
   return `${pc.dim(status.target)}\n${groups.toString()}\n${topics.toString()}`;
 }
+
+program
+  .command('trace')
+  .description(
+    `show one event's path across groups and hops as a tree, from the spans \`fanout dev\` records in .fanout/traces.jsonl`,
+  )
+  .argument('<id>', 'an event id (or a trace id)')
+  .option('--file <path>', 'read the spans from this file instead (one JSON span per line)')
+  .action(async (id: string, options: { file?: string }) => {
+    const { readSpans, renderTraceTree, spansOfEvent, TRACE_FILE } = await import('./trace.ts');
+    const file = options.file ? path.resolve(options.file) : path.join(projectRoot, TRACE_FILE);
+    const spans = spansOfEvent(readSpans(file), id);
+    if (spans.length === 0) throw new CliError(`no recorded span carries event or trace '${id}' in ${file}`);
+    if (globals().json) printJson(spans);
+    else print(renderTraceTree(spans).join('\n'));
+  });
 
 program
   .command('status')

@@ -19,6 +19,7 @@ export type {
   MessageHandler,
   TypeRoute,
 } from './consumer/options.ts';
+export { OUTCOME_SPAN_ATTRIBUTE, type TraceOutcome } from './consumer/record-span.ts';
 export { type CurrentMessage, currentMessage } from './current-message.ts';
 export {
   deadLetterReason,
@@ -107,3 +108,9 @@ export {
   type TopologyDefinition,
   TopologyError,
 } from './topology.ts';
+export {
+  currentTraceId,
+  EVENT_ID_SPAN_ATTRIBUTE,
+  TRACEPARENT_ATTRIBUTE,
+  TRACESTATE_ATTRIBUTE,
+} from './trace-context.ts';

@@ -23,6 +23,12 @@ import {
   PublishValidationError,
 } from './errors.ts';
 import { type LargePayloadOptions, PayloadOffloader, reservedPayloadAttribute } from './payload-offload.ts';
+import {
+  FANOUT_TRACED_ATTRIBUTES,
+  type PublishTrace,
+  startPublishTrace,
+  withXRayHeader,
+} from './publish-trace.ts';
 
 const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
 const ATTRIBUTE_NAME = /^(?!\.)(?!.*\.\.)(?!.*\.$)[A-Za-z0-9_.-]{1,256}$/;
@@ -69,6 +75,12 @@ export interface PublisherOptions {
    * @default 4
    */
   readonly concurrency?: number;
+  /**
+   * Write the trace context into every message (`traceparent`, and `tracestate` when there is room) and
+   * make a producer span per message. It takes one of the message's 10 attributes; `false` gives it back.
+   * @default true
+   */
+  readonly tracing?: boolean;
 }
 
 /** One message to publish. */
@@ -81,8 +93,9 @@ export interface PublishInput<T = unknown> extends EnvelopeInput<T> {
    */
   readonly deduplicationId?: string;
   /**
-   * Extra message attributes (for filter policies). `type` is always set from the event type.
-   * At most 9 extra: SQS takes 10 attributes per message and raw delivery passes them through.
+   * Extra message attributes (for filter policies). `type` is always set from the event type, and
+   * `traceparent` from the trace context unless the publisher's `tracing` is off. At most 8 extra
+   * (9 without tracing): SQS takes 10 attributes per message and raw delivery passes them through.
    * @default none
    */
   readonly attributes?: Readonly<Record<string, string | number | readonly string[]>>;
@@ -107,6 +120,7 @@ interface PreparedEntry {
   readonly bytes: number;
   /** Whether the body goes to S3 before the entry is sent. */
   readonly offload: boolean;
+  readonly trace?: PublishTrace;
 }
 
 /**
@@ -125,6 +139,7 @@ export class Publisher {
   readonly concurrency: number;
   /** Writes payloads to S3; `undefined` when large payloads are off. */
   readonly offloader: PayloadOffloader | undefined;
+  readonly tracing: boolean;
 
   constructor(options: PublisherOptions) {
     if (typeof options?.topicArn !== 'string' || !options.topicArn.startsWith('arn:')) {
@@ -144,6 +159,7 @@ export class Publisher {
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
     this.concurrency = options.concurrency ?? 4;
     this.offloader = options.largePayloads ? new PayloadOffloader(options.largePayloads) : undefined;
+    this.tracing = options.tracing ?? true;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new ConfigError(
         'concurrency',
@@ -180,9 +196,10 @@ export class Publisher {
   private async publishResults(inputs: readonly PublishInput[]) {
     const results: PublishOutcome[] = new Array(inputs.length);
     let prepared: PreparedEntry[] = [];
+    const traces: (PublishTrace | undefined)[] = new Array(inputs.length);
     inputs.forEach((input, index) => {
       try {
-        prepared.push(this.prepare(input, index));
+        prepared.push(this.prepare(input, index, traces));
       } catch (error) {
         results[index] = { ok: false, id: input.id ?? '', error: error as FanoutError };
       }
@@ -199,6 +216,10 @@ export class Publisher {
     };
     const workers = this.fifo ? 1 : Math.min(this.concurrency, chunks.length);
     await Promise.all(Array.from({ length: workers }, worker));
+    traces.forEach((trace, index) => {
+      const result = results[index];
+      trace?.end(result.ok ? undefined : result.error);
+    });
     return results;
   }
 
@@ -210,12 +231,11 @@ export class Publisher {
       const retry: PreparedEntry[] = [];
       let response: PublishBatchCommandOutput;
       try {
-        response = await this.client.send(
-          new PublishBatchCommand({
-            TopicArn: this.topicArn,
-            PublishBatchRequestEntries: pending.map((p) => p.entry),
-          }),
-        );
+        const command = new PublishBatchCommand({
+          TopicArn: this.topicArn,
+          PublishBatchRequestEntries: pending.map((p) => p.entry),
+        });
+        response = await this.client.send(withXRayHeader(command, pending));
       } catch (error) {
         const err = error as Error & { name: string };
         for (const p of pending) {
@@ -295,7 +315,7 @@ export class Publisher {
   }
 
   /** Validates one input and builds its PublishBatch entry. */
-  private prepare(input: PublishInput, index: number): PreparedEntry {
+  private prepare(input: PublishInput, index: number, traces: (PublishTrace | undefined)[]): PreparedEntry {
     if (typeof input?.type !== 'string' || input.type.trim() === '') {
       throw new PublishValidationError(
         'type',
@@ -319,7 +339,13 @@ export class Publisher {
         `message '${envelope.id}': data is not JSON-serialisable (${(error as Error).message}); publish plain objects, arrays, strings, numbers, booleans or null`,
       );
     }
-    const attributes = buildAttributes(envelope, input.attributes);
+    const attributes = buildAttributes(envelope, input.attributes, this.tracing);
+    if (this.tracing) {
+      // Room left for `tracestate`, keeping a slot for the pointer's attribute where payloads may go to S3.
+      const room = MAX_MESSAGE_ATTRIBUTES - Object.keys(attributes).length - 1 - (this.offloader ? 1 : 0);
+      traces[index] = startPublishTrace(this.topicArn, envelope, room);
+      Object.assign(attributes, traces[index].attributes);
+    }
     const bytes = Buffer.byteLength(body, 'utf8') + attributeBytes(attributes);
     const offload = this.offloader?.shouldOffload(bytes, this.maxMessageBytes) ?? false;
     if (offload) checkRoomForPointer(envelope.id, attributes);
@@ -349,7 +375,7 @@ export class Publisher {
         `message '${envelope.id}': groupId and deduplicationId are for FIFO topics only; ${this.topicArn} is a standard topic`,
       );
     }
-    return { index, envelope, entry, bytes, offload };
+    return { index, envelope, entry, bytes, offload, trace: traces[index] };
   }
 }
 
@@ -359,7 +385,7 @@ function checkRoomForPointer(id: string, attributes: Record<string, MessageAttri
   if (count + 1 > MAX_MESSAGE_ATTRIBUTES) {
     throw new PublishValidationError(
       'attributes',
-      `message '${id}' goes through S3 and so carries the ExtendedPayloadSize attribute, but has ${count} attributes already (with 'type'); at most ${MAX_MESSAGE_ATTRIBUTES - 2} extra attributes fit. Move the rest into data`,
+      `message '${id}' goes through S3 and so carries the ExtendedPayloadSize attribute, but has ${count} attributes already (fanout's own included) of the ${MAX_MESSAGE_ATTRIBUTES} allowed. Move some into data`,
     );
   }
 }
@@ -376,7 +402,9 @@ function checkFifoId(field: 'groupId' | 'deduplicationId', value: string, id: st
 function buildAttributes(
   envelope: Envelope,
   extra: PublishInput['attributes'] = {},
+  tracing = true,
 ): Record<string, MessageAttributeValue> {
+  const ours: readonly string[] = tracing ? FANOUT_TRACED_ATTRIBUTES : ['type'];
   const attributes: Record<string, MessageAttributeValue> = {
     type: { DataType: 'String', StringValue: envelope.type },
   };
@@ -387,10 +415,10 @@ function buildAttributes(
         `message '${envelope.id}': attribute '${name}' is reserved; it marks a payload offloaded to S3 (use largePayloads)`,
       );
     }
-    if (name === 'type') {
+    if (name === 'type' || (tracing && (name === 'traceparent' || name === 'tracestate'))) {
       throw new PublishValidationError(
         'attributes',
-        `message '${envelope.id}': attribute 'type' is reserved; it is always the event type`,
+        `message '${envelope.id}': attribute '${name}' is reserved; fanout sets it (${name === 'type' ? 'the event type' : 'the trace context'})`,
       );
     }
     if (!ATTRIBUTE_NAME.test(name) || /^(aws\.|amazon\.)/i.test(name)) {
@@ -406,11 +434,13 @@ function buildAttributes(
           ? { DataType: 'String.Array', StringValue: JSON.stringify(value) }
           : { DataType: 'String', StringValue: String(value) };
   }
-  const count = Object.keys(attributes).length;
+  const yours = Object.keys(attributes).length - 1;
+  const count = yours + ours.length;
   if (count > MAX_MESSAGE_ATTRIBUTES) {
+    const names = ours.map((n) => `'${n}'`).join(' and ');
     throw new PublishValidationError(
       'attributes',
-      `message '${envelope.id}' has ${count} message attributes (with 'type'); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Move the rest into data`,
+      `message '${envelope.id}' has ${count} message attributes (${yours} of yours plus fanout's ${names}); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Pass at most ${MAX_MESSAGE_ATTRIBUTES - ours.length} and move the rest into data${tracing ? ", or set the publisher's tracing: false" : ''}`,
     );
   }
   return attributes;

@@ -1,6 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { Envelope } from '../envelope.ts';
 import type { TypeRoute } from './options.ts';
+import { traceIdOf } from './record-span.ts';
 
 /** What every item of a batch has: its record, receive count and FIFO lane. */
 interface ItemBase {
@@ -53,11 +54,14 @@ export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem | Un
 
 /** The log fields that identify an item. */
 export function logFields(item: BatchItem): Record<string, string> {
+  const traceId = traceIdOf(item.record);
+  const trace: Record<string, string> = traceId ? { traceId } : {};
   if (item.kind === 'poison' || item.kind === 'late' || item.kind === 'unresolved')
-    return { messageId: item.record.messageId };
+    return { messageId: item.record.messageId, ...trace };
   return {
     messageId: item.record.messageId,
     eventId: item.envelope.id,
     correlationId: item.envelope.correlationid,
+    ...trace,
   };
 }

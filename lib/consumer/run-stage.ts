@@ -7,6 +7,7 @@ import { type BatchItem, type FollowerItem, logFields, type RunnableItem } from 
 import { runScheduled } from './batch-scheduler.ts';
 import type { KeyWriter } from './key-writer.ts';
 import type { EffectResult, RecordOutcome } from './record-outcome.ts';
+import { traceRecord } from './record-span.ts';
 import type { TimeBudget } from './time-budget.ts';
 import { isAcked } from './verdict.ts';
 
@@ -57,19 +58,22 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
   };
   const runners = { context, outcomes, track };
 
+  const runOne = (item: Exclude<BatchItem, { kind: 'late' }>): Promise<RecordOutcome> => {
+    if (item.kind === 'unresolved')
+      return Promise.resolve({ kind: 'failed', error: item.error, durationMs: 0, release: 'none' });
+    if (item.kind === 'poison') return deadLetter(runners, item, item.reason, item.detail);
+    if (item.kind === 'follower') return follow(runners, item, leaderOutcomes.get(item.leader));
+    const running = runRecord(runners, item);
+    leaderOutcomes.set(item, running);
+    return running;
+  };
   const runItem = async (item: BatchItem): Promise<RecordOutcome> => {
     outcomes.set(item, { kind: 'abandoned' });
-    let outcome: RecordOutcome;
-    if (item.kind === 'late') outcome = { kind: 'not-started', because: 'deadline' };
-    else if (item.kind === 'unresolved')
-      outcome = { kind: 'failed', error: item.error, durationMs: 0, release: 'none' };
-    else if (item.kind === 'poison') outcome = await deadLetter(runners, item, item.reason, item.detail);
-    else if (item.kind === 'follower') outcome = await follow(runners, item, leaderOutcomes.get(item.leader));
-    else {
-      const running = runRecord(runners, item);
-      leaderOutcomes.set(item, running);
-      outcome = await running;
-    }
+    // Every record that runs does so inside its span, a child of the trace context it carries.
+    const outcome: RecordOutcome =
+      item.kind === 'late'
+        ? { kind: 'not-started', because: 'deadline' }
+        : await traceRecord(item, context.group, context.logger, () => runOne(item));
     // A processed record's completion may still be on its way: its outcome is updated when it lands.
     outcomes.set(item, outcome);
     return outcome;

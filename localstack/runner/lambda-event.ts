@@ -31,6 +31,7 @@ export function toLambdaRecord(message: Message, queueArn: string, region: strin
       ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
       ...(attributes.SequenceNumber ? { SequenceNumber: attributes.SequenceNumber } : {}),
       ...(attributes.MessageGroupId ? { MessageGroupId: attributes.MessageGroupId } : {}),
+      ...(attributes.AWSTraceHeader ? { AWSTraceHeader: attributes.AWSTraceHeader } : {}),
       ...(attributes.MessageDeduplicationId
         ? { MessageDeduplicationId: attributes.MessageDeduplicationId }
         : {}),

@@ -75,7 +75,8 @@ describe('Publisher on the emulator', () => {
     const publisher = new Publisher({ topicArn });
     const probe = JSON.stringify({ ...(await envelopeOf(publisher)), data: '' });
     // body + attribute 'type' (4) + 'String' (6) + 'Exact' (5)
-    const room = 262_144 - Buffer.byteLength(probe) - 4 - 6 - 5;
+    // + attribute 'traceparent' (11) + 'String' (6) + its 55-character value
+    const room = 262_144 - Buffer.byteLength(probe) - 4 - 6 - 5 - 11 - 6 - 55;
     await publisher.publish({
       type: 'Exact',
       data: 'y'.repeat(room),
@@ -84,7 +85,7 @@ describe('Publisher on the emulator', () => {
       source: 'test',
     });
     const [record] = await receiveExactly(queue, 1);
-    expect(Buffer.byteLength(record.body)).toBe(262_144 - 15);
+    expect(Buffer.byteLength(record.body)).toBe(262_144 - 15 - 72);
   });
 
   it('carries the correlation id of the message being handled into what the handler publishes', async () => {

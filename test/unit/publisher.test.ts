@@ -115,10 +115,10 @@ describe('Publisher validation (nothing is sent)', () => {
       {
         type: 'T',
         data: 1,
-        attributes: Object.fromEntries(Array.from({ length: 10 }, (_, n) => [`a${n}`, 'v'])),
+        attributes: Object.fromEntries(Array.from({ length: 9 }, (_, n) => [`a${n}`, 'v'])),
       },
       'attributes',
-      /11 message attributes .* at most 10/,
+      /11 message attributes \(9 of yours plus fanout's 'type' and 'traceparent'\).* at most 10 .*Pass at most 8/,
     ],
     [
       'the reserved type attribute',
@@ -126,6 +126,13 @@ describe('Publisher validation (nothing is sent)', () => {
       { type: 'T', data: 1, attributes: { type: 'x' } },
       'attributes',
       /reserved/,
+    ],
+    [
+      'the reserved traceparent attribute',
+      standard,
+      { type: 'T', data: 1, attributes: { traceparent: 'x' } },
+      'attributes',
+      /attribute 'traceparent' is reserved; fanout sets it \(the trace context\)/,
     ],
     [
       'an invalid attribute name',
