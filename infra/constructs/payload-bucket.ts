@@ -57,7 +57,7 @@ export class PayloadBucket extends Construct {
       });
       logs = this.accessLogsBucket;
     }
-    this.bucket = new s3.Bucket(this, 'Bucket', {
+    this.bucket = new s3.Bucket(this, 'Payloads', {
       ...secure,
       lifecycleRules: [{ expiration: Duration.days(props.expirationDays) }],
       serverAccessLogsBucket: logs || undefined,
