@@ -9,7 +9,7 @@ import {
   aws_sns as sns,
   Validations,
 } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -255,6 +255,23 @@ describe('FanoutTopology in a user stack', () => {
     expect(topic('payments').MaximumMessageSize).toBeUndefined();
   });
 
+  it('warns, and leaves the topic alone, when an existing topic should take larger messages', () => {
+    const { stack } = userStack();
+    const orders = new sns.Topic(stack, 'Orders');
+    topologyIn(
+      { existingTopics: { orders } },
+      { ...topology, topics: { orders: { maxMessageSizeBytes: 524_288 }, payments: {} } },
+    )(stack);
+    const template = Template.fromStack(stack);
+    Annotations.fromStack(stack).hasWarning(
+      '/UserStack/Fanout',
+      Match.stringLikeRegexp(
+        "topic 'orders' is an existing topic: fanout does not set its maximum message size",
+      ),
+    );
+    expect(JSON.stringify(template.findResources('AWS::SNS::Topic'))).not.toContain('MaximumMessageSize');
+  });
+
   it('rejects hooks that name no topic or group of the topology, and an existing topic of the wrong kind', () => {
     const { stack } = userStack();
     const orders = new sns.Topic(stack, 'Orders');
@@ -311,14 +328,20 @@ describe('the payload bucket (topics with largePayloads)', () => {
       LifecycleConfiguration: { Rules: [{ ExpirationInDays: 19, Status: 'Enabled' }] },
       LoggingConfiguration: { DestinationBucketName: { Ref: logs } },
     });
-    const policy = t
-      .ofType('AWS::S3::BucketPolicy')
-      .find(
-        ([, r]) =>
-          JSON.stringify(r.Properties.Bucket) ===
-          JSON.stringify({ Ref: t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket') }),
-      );
-    expect(JSON.stringify(policy?.[1].Properties)).toContain('"aws:SecureTransport":"false"');
+    // The access-log bucket has the same protections.
+    expect(t.resources[logs].Properties).toMatchObject({
+      BucketEncryption: bucket.Properties.BucketEncryption,
+      PublicAccessBlockConfiguration: bucket.Properties.PublicAccessBlockConfiguration,
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] },
+    });
+    // Both buckets deny every request without TLS.
+    const policies = t.ofType('AWS::S3::BucketPolicy').map(([, r]) => r.Properties);
+    expect(policies.map((p) => JSON.stringify(p.Bucket)).sort()).toEqual(
+      [t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket'), logs]
+        .map((id) => JSON.stringify({ Ref: id }))
+        .sort(),
+    );
+    for (const p of policies) expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
   });
 
   it('lets readers get and writers put objects, each only in the bucket, and tells only them its name', () => {
