@@ -83,6 +83,30 @@ describe('least privilege, proven on the synthesized template', () => {
     expect(covered).toEqual(new Set(tables));
   });
 
+  it.each(GROUPS)(
+    "group '%s' may call the idempotency store's four actions on its keys, and only UpdateItem on its effects",
+    (group) => {
+      const idempotency = ref({
+        'Fn::GetAtt': [idOf('TopologyIdempotencyTable', 'AWS::DynamoDB::Table'), 'Arn'],
+      });
+      const effects = ref({ 'Fn::GetAtt': [idOf('EffectsTable', 'AWS::DynamoDB::Table'), 'Arn'] });
+      const dynamo = statementsOf(group).filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+      const on = (table: string) =>
+        dynamo
+          .filter((s) => ref(s.Resource) === table)
+          .flatMap(actions)
+          .sort();
+      expect(on(idempotency)).toEqual([
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
+      expect(on(effects)).toEqual(['dynamodb:UpdateItem']);
+      expect(dynamo.every((s) => [idempotency, effects].includes(ref(s.Resource)))).toBe(true);
+    },
+  );
+
   it('grants no data action on a * resource anywhere', () => {
     for (const group of GROUPS) {
       for (const s of statementsOf(group)) {

@@ -143,6 +143,16 @@ describe('FanoutStack of the example topology', () => {
     });
   });
 
+  it('retains both tables when they leave the stack (removalPolicy RETAIN by default)', () => {
+    const tables = Object.values(
+      template.toJSON().Resources as Record<string, Record<string, unknown>>,
+    ).filter((r) => r.Type === 'AWS::DynamoDB::Table');
+    expect(tables.map((t) => [t.DeletionPolicy, t.UpdateReplacePolicy])).toEqual([
+      ['Retain', 'Retain'],
+      ['Retain', 'Retain'],
+    ]);
+  });
+
   it('alarms per group on dead letters, message age and function errors, notifying the alarm topic', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties ?? {});
