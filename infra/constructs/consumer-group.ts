@@ -436,7 +436,12 @@ function resolveSettings(props: ConsumerGroupProps): Group {
     return groups[0];
   } catch (error) {
     if (!(error instanceof TopologyError)) throw error;
-    const problems = error.issues.map((issue) => issue.replace(`group '${name}': `, ''));
+    // The stand-in topology speaks of `subscribe`; ConsumerGroup's prop is `topics`.
+    const problems = error.issues.map((issue) =>
+      issue
+        .replace(`group '${name}': `, '')
+        .replace(/^subscribe must list at least one topic/, 'topics must list at least one topic'),
+    );
     throw new ConfigError(
       `ConsumerGroup '${name}'`,
       problems.join('; '),

@@ -468,6 +468,16 @@ describe('ConsumerGroup on its own', () => {
     ).toThrow(
       "ConsumerGroup 'ledger': batchSize must be a whole number from 1 to 10 (given 20). Fix those props (they take the values of the topology group options of the same names)",
     );
+    expect(
+      () =>
+        new ConsumerGroup(stack, 'NoTopics', {
+          name: 'idle',
+          topics: [],
+          entry: HANDLER,
+          projectRoot,
+          idempotencyTable: table,
+        }),
+    ).toThrow(/^ConsumerGroup 'idle': topics must list at least one topic \(given \[\]\)\. /);
   });
 });
 
