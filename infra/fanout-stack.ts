@@ -1,25 +1,26 @@
 import {
   CfnOutput,
   type aws_cloudwatch as cloudwatch,
-  aws_iam as iam,
-  aws_kms as kms,
+  type aws_dynamodb as dynamodb,
+  RemovalPolicy,
   Stack,
   type StackProps,
-  aws_sns as sns,
-  Validations,
+  type aws_sns as sns,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { outputDescription, outputKey, type TopologyDefinition } from '../lib/index.ts';
 import {
-  handlerFileCheck,
-  outputDescription,
-  outputKey,
-  resolveTopology,
-  type TopologyDefinition,
-} from '../lib/index.ts';
-import { ConsumerGroup } from './constructs/consumer-group.ts';
-import { FanoutTopic } from './constructs/fanout-topic.ts';
-import { GroupsDashboard } from './constructs/groups-dashboard.ts';
-import { PrefixedTable } from './constructs/prefixed-table.ts';
+  AlarmTopic,
+  type ConsumerGroup,
+  FanoutTopology,
+  type GroupOverrides,
+  GroupsDashboard,
+  grantKeyPrefix,
+  PrefixedTable,
+} from './constructs/index.ts';
+
+/** The variable the example handlers read the effects table's name from (functions/shared/effects-ledger.ts). */
+export const EFFECTS_TABLE_VARIABLE = 'FANOUT_EFFECTS_TABLE';
 
 /** Props of {@link FanoutStack}. */
 export interface FanoutStackProps extends StackProps {
@@ -28,8 +29,8 @@ export interface FanoutStackProps extends StackProps {
   /** Directory holding `package-lock.json` and the handler modules. */
   readonly projectRoot: string;
   /**
-   * Create an SNS topic that every alarm notifies (encrypted with its own KMS key, which
-   * CloudWatch needs to publish to it). Subscribe to it with `alarmEmail` or later.
+   * Create an SNS topic that every alarm notifies (an {@link AlarmTopic}: encrypted with its own KMS key,
+   * which CloudWatch needs to publish to it). Subscribe to it with `alarmEmail` or later.
    * @default true
    */
   readonly alarmTopic?: boolean;
@@ -45,6 +46,11 @@ export interface FanoutStackProps extends StackProps {
    */
   readonly effectsTable?: boolean;
   /**
+   * What happens to the tables when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
    * Create one CloudWatch dashboard of every group (backlog, age of the oldest message, function errors,
    * all alarms). Off by default: a dashboard is billed per month beyond the free tier, and a stack-wide
    * dashboard changes whenever a group is added. `cdk deploy -c dashboard=true` turns it on.
@@ -53,78 +59,63 @@ export interface FanoutStackProps extends StackProps {
   readonly dashboard?: boolean;
 }
 
-/** The whole fan-out stack of a topology: topics, one consumer group per entry, tables, alarms, outputs. */
+/**
+ * The reference app's stack: a {@link FanoutTopology} of the topology, the example app's effects table (set on
+ * and granted to every group through the topology's public hooks), an alarm topic, outputs for the tools.
+ */
 export class FanoutStack extends Stack {
-  readonly topics: ReadonlyMap<string, FanoutTopic>;
+  readonly topology: FanoutTopology;
+  readonly topics: ReadonlyMap<string, sns.ITopic>;
   readonly groups: ReadonlyMap<string, ConsumerGroup>;
-  readonly idempotencyTable: PrefixedTable;
-  readonly effectsTable?: PrefixedTable;
+  readonly idempotencyTable: dynamodb.ITable;
+  readonly effectsTable?: dynamodb.Table;
   readonly alarmTopic?: sns.Topic;
   readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: FanoutStackProps) {
     super(scope, id, props);
-    const topology = resolveTopology(props.topology, {
-      checkHandlerFile: handlerFileCheck(props.projectRoot),
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (props.effectsTable ?? true)
+      this.effectsTable = new PrefixedTable(this, 'EffectsTable', { removalPolicy }).table;
+    if (props.alarmTopic ?? true)
+      this.alarmTopic = new AlarmTopic(this, 'Alarms', { email: props.alarmEmail }).topic;
+
+    const effects = this.effectsTable;
+    const groupProps: Record<string, GroupOverrides> = {};
+    if (effects) {
+      for (const name of Object.keys(props.topology.groups))
+        groupProps[name] = {
+          functionProps: { environment: { [EFFECTS_TABLE_VARIABLE]: effects.tableName } },
+        };
+    }
+    this.topology = new FanoutTopology(this, 'Topology', {
+      topology: props.topology,
+      projectRoot: props.projectRoot,
+      alarmTopic: this.alarmTopic,
+      removalPolicy,
+      groupProps,
     });
+    this.topics = this.topology.topics;
+    this.groups = this.topology.groups;
+    this.idempotencyTable = this.topology.idempotencyTable;
 
-    const topics = new Map<string, FanoutTopic>();
-    for (const topic of topology.topics) {
-      const construct = new FanoutTopic(this, `Topic-${topic.name}`, { fifo: topic.fifo });
-      topics.set(topic.name, construct);
-      this.output(`topic ${topic.name} arn`, construct.topic.topicArn);
+    for (const [name, topic] of this.topics) this.output(`topic ${name} arn`, topic.topicArn);
+    this.output('table idempotency name', this.idempotencyTable.tableName);
+    if (effects) this.output('table effects name', effects.tableName);
+    if (this.alarmTopic) this.output('topic alarms arn', this.alarmTopic.topicArn);
+    for (const [name, group] of this.groups) {
+      // The example handlers only ever ADD to their own items (functions/shared/effects-ledger.ts).
+      if (effects) grantKeyPrefix(effects, group.function, name, ['dynamodb:UpdateItem']);
+      this.output(`group ${name} queueUrl`, group.queue.queueUrl);
+      this.output(`group ${name} queueArn`, group.queue.queueArn);
+      this.output(`group ${name} dlqUrl`, group.deadLetterQueue.queueUrl);
+      this.output(`group ${name} dlqArn`, group.deadLetterQueue.queueArn);
+      this.output(`group ${name} functionName`, group.function.functionName);
     }
-    this.topics = topics;
-
-    this.idempotencyTable = new PrefixedTable(this, 'IdempotencyTable');
-    this.output('table idempotency name', this.idempotencyTable.table.tableName);
-    if (props.effectsTable ?? true) {
-      this.effectsTable = new PrefixedTable(this, 'EffectsTable');
-      this.output('table effects name', this.effectsTable.table.tableName);
-    }
-
-    if (props.alarmTopic ?? true) {
-      const key = new kms.Key(this, 'AlarmTopicKey', {
-        enableKeyRotation: true,
-        description:
-          'fanout alarm topic: CloudWatch needs a customer managed key to publish to an encrypted topic',
-      });
-      key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
-      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true });
-      if (props.alarmEmail) {
-        new sns.Subscription(this, 'AlarmEmail', {
-          topic: this.alarmTopic,
-          protocol: sns.SubscriptionProtocol.EMAIL,
-          endpoint: props.alarmEmail,
-        });
-      }
-      this.output('topic alarms arn', this.alarmTopic.topicArn);
-    }
-
-    const topicRefs = new Map([...topics].map(([name, t]) => [name, t.topic as sns.ITopic]));
-    const groups = new Map<string, ConsumerGroup>();
-    for (const group of topology.groups) {
-      const construct = new ConsumerGroup(this, `Group-${group.name}`, {
-        group,
-        topics: topicRefs,
-        idempotencyTable: this.idempotencyTable,
-        extraTables: this.effectsTable ? { FANOUT_EFFECTS_TABLE: this.effectsTable } : {},
-        projectRoot: props.projectRoot,
-        alarmTopic: this.alarmTopic,
-      });
-      groups.set(group.name, construct);
-      this.output(`group ${group.name} queueUrl`, construct.queue.queueUrl);
-      this.output(`group ${group.name} queueArn`, construct.queue.queueArn);
-      this.output(`group ${group.name} dlqUrl`, construct.deadLetterQueue.queueUrl);
-      this.output(`group ${group.name} dlqArn`, construct.deadLetterQueue.queueArn);
-      this.output(`group ${group.name} functionName`, construct.function.functionName);
-      Validations.of(construct.function).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
-      });
-    }
-    this.groups = groups;
-    if (props.dashboard) this.dashboard = new GroupsDashboard(this, 'Dashboard', { groups }).dashboard;
+    if (this.topology.payloadBucket)
+      this.output('bucket payload name', this.topology.payloadBucket.bucketName);
+    if (props.dashboard)
+      this.dashboard = new GroupsDashboard(this, 'Dashboard', { groups: this.groups }).dashboard;
   }
 
   private output(what: string, value: string) {

@@ -1,53 +1,128 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cloudwatchActions,
   Duration,
+  type aws_dynamodb as dynamodb,
   aws_lambda_event_sources as eventSources,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_lambda_nodejs as nodejs,
   RemovalPolicy,
+  Stack,
+  type aws_s3 as s3,
   aws_sns as sns,
   aws_sqs as sqs,
+  Token,
+  Validations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
+  ConfigError,
   DEAD_LETTER_QUEUE_URL_VARIABLE,
   GROUP_VARIABLE,
   type Group,
+  type GroupDefinition,
   IDEMPOTENCY_TABLE_VARIABLE,
+  PAYLOAD_BUCKET_VARIABLE,
+  resolveTopology,
+  TopologyError,
+  topicArnVariable,
 } from '../../lib/index.ts';
-import type { PrefixedTable } from './prefixed-table.ts';
+import { grantKeyPrefix, IDEMPOTENCY_TABLE_ACTIONS } from './prefixed-table.ts';
 
-/** Props of {@link ConsumerGroup}. */
-export interface ConsumerGroupProps {
-  /** The group, resolved from the topology (every default applied). */
-  readonly group: Group;
-  /** The topics it subscribes to, by topology name. */
-  readonly topics: ReadonlyMap<string, sns.ITopic>;
-  /** The idempotency table; the function may use only keys starting with `<group>#`. */
-  readonly idempotencyTable: PrefixedTable;
+/**
+ * The settings of a group, as the topology's group options (`GroupDefinition` of `fanout`) name them,
+ * with the same defaults and the same validation: batch size, batching window, concurrency, timeouts,
+ * memory, retention, redrive, alarms, filter policy, environment, tracing.
+ */
+export type GroupSettings = Omit<GroupDefinition, 'subscribe' | 'handler' | 'publishes'>;
+
+/** What a group's function may do with the payload bucket. */
+export type PayloadAccess =
+  /** Resolve the pointers of large messages it receives (`s3:GetObject`). */
+  | 'read'
+  /** Offload large messages it publishes (`s3:PutObject`). */
+  | 'write';
+
+/** Props of {@link ConsumerGroup}: the group's settings plus what it is wired to. */
+export interface ConsumerGroupProps extends GroupSettings {
   /**
-   * More tables the function may use, with the same `<group>#` key restriction, each under the
-   * environment variable named by its key (the example app's effects table: `FANOUT_EFFECTS_TABLE`).
+   * Name of the group: the key prefix of its idempotency keys (`<name>#…`), `FANOUT_GROUP` of its function,
+   * the service name of its logs and metrics. Letters, digits, '-' or '_'.
+   */
+  readonly name: string;
+  /** The topics the group receives every (matching) message of: all standard, or all FIFO. */
+  readonly topics: readonly sns.ITopic[];
+  /** Path of the handler module (it exports `handler`), absolute or relative to `projectRoot`. */
+  readonly entry: string;
+  /**
+   * Directory of the project the handler belongs to: esbuild resolves its imports from there, and its
+   * lock file (`package-lock.json`, `pnpm-lock.yaml`, `yarn.lock`, `bun.lock` or `bun.lockb`) is used when
+   * there is exactly one.
+   * @default process.cwd()
+   */
+  readonly projectRoot?: string;
+  /**
+   * The idempotency table (partition key `pk`, string; TTL attribute `expiresAt`). The function may call only
+   * the actions in {@link IDEMPOTENCY_TABLE_ACTIONS}, only on keys starting with `<name>#`.
+   */
+  readonly idempotencyTable: dynamodb.ITable;
+  /**
+   * Topics the function publishes to, by topic name: each sets `FANOUT_TOPIC_<NAME>_ARN` (read it with
+   * `topicArn('<name>')`) and grants `sns:Publish` on that topic only.
    * @default none
    */
-  readonly extraTables?: Readonly<Record<string, PrefixedTable>>;
-  /** Directory that holds `package-lock.json` and the handler paths of the topology. */
-  readonly projectRoot: string;
+  readonly publishesTo?: Readonly<Record<string, sns.ITopic>>;
   /**
-   * Topic that alarms notify.
+   * Topic that the group's alarms notify.
    * @default no alarm actions (the alarms still show in CloudWatch)
    */
   readonly alarmTopic?: sns.ITopic;
   /**
-   * Log retention of the function.
-   * @default one month
+   * Bucket of the payloads too large for a topic (see `largePayloads`): its name goes into
+   * `FANOUT_PAYLOAD_BUCKET`, with the access of `payloadAccess`.
+   * @default none
+   */
+  readonly payloadBucket?: s3.IBucket;
+  /**
+   * What the function may do with `payloadBucket`, each scoped to the bucket's objects.
+   * @default ['read']
+   */
+  readonly payloadAccess?: readonly PayloadAccess[];
+  /**
+   * Log retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Props merged over fanout's for the queue (e.g. `encryptionMasterKey`, `queueName`).
+   * @default none: SSE-SQS, TLS only, the group's visibility timeout and retention, redrive to the DLQ
+   */
+  readonly queueProps?: Partial<sqs.QueueProps>;
+  /**
+   * Props merged over fanout's for the dead-letter queue.
+   * @default none: SSE-SQS, TLS only, the group's `dlqRetentionDays`
+   */
+  readonly deadLetterQueueProps?: Partial<sqs.QueueProps>;
+  /**
+   * Props merged over fanout's for the function; `environment` and `bundling` are merged one level deeper
+   * (your keys win). A `role` given here replaces fanout's and still gets the grants. (The log group is
+   * always fanout's, so the function may write to it alone: set `logRetention` for its retention.)
+   * @default none: Node 24 on ARM64, ESM bundle with source maps, the group's memory and timeout
+   */
+  readonly functionProps?: Partial<Omit<nodejs.NodejsFunctionProps, 'logGroup'>>;
+  /**
+   * Props merged over fanout's for the SQS event source.
+   * @default none: the group's batch size, batching window and maximum concurrency, with
+   * `reportBatchItemFailures: true`
+   */
+  readonly eventSourceProps?: Partial<eventSources.SqsEventSourceProps>;
 }
+
+const LOCK_FILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];
 
 /**
  * One consumer group: its queue and DLQ (SSE-SQS, TLS only, redrive after `maxReceiveCount`), a
@@ -55,9 +130,12 @@ export interface ConsumerGroupProps {
  * event source mapping that reports batch item failures, least-privilege grants and alarms.
  */
 export class ConsumerGroup extends Construct {
+  /** The group's settings with every default applied. */
+  readonly settings: Group;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly function: nodejs.NodejsFunction;
+  readonly logGroup: logs.LogGroup;
   /** Every alarm of the group: dead letters, age of the oldest message, function errors. */
   readonly alarms: readonly cloudwatch.Alarm[];
   /** Alarm on the age of the queue's oldest message (the group is falling behind). */
@@ -65,13 +143,15 @@ export class ConsumerGroup extends Construct {
 
   constructor(scope: Construct, id: string, props: ConsumerGroupProps) {
     super(scope, id);
-    const { group } = props;
+    const group = resolveSettings(props);
+    this.settings = group;
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: group.fifo || undefined,
       retentionPeriod: Duration.days(group.dlqRetentionDays),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      ...props.deadLetterQueueProps,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       fifo: group.fifo || undefined,
@@ -81,65 +161,113 @@ export class ConsumerGroup extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: group.maxReceiveCount },
+      ...props.queueProps,
     });
+    this.subscribe(props.topics, group);
 
-    // Only the subscribed topics may send to the queue.
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.function = this.createFunction(props, group);
+    this.grant(props, group);
+    this.oldestMessageAlarm = this.alarm(
+      props,
+      'OldestMessageAlarm',
+      this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      group.alarmOldestMessageSeconds,
+      `the oldest message is ${group.alarmOldestMessageSeconds} s old or more; the group is falling behind`,
+    );
+    this.alarms = [
+      this.alarm(
+        props,
+        'DeadLettersAlarm',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        group.alarmDlqMessages,
+        `the DLQ holds ${group.alarmDlqMessages} or more messages; inspect with 'fanout dlq peek ${group.name}'`,
+      ),
+      this.oldestMessageAlarm,
+      this.alarm(
+        props,
+        'FunctionErrorsAlarm',
+        this.function.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+        1,
+        'the function failed whole invocations (a thrown handler or a timeout re-delivers the whole batch)',
+      ),
+    ];
+  }
+
+  /** The queue policy (only the subscribed topics, through SNS) and one raw-delivery subscription per topic. */
+  private subscribe(topics: readonly sns.ITopic[], group: Group) {
     const { policyDependable } = this.queue.addToResourcePolicy(
       new iam.PolicyStatement({
         principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
         actions: ['sqs:SendMessage'],
         resources: [this.queue.queueArn],
-        conditions: {
-          ArnEquals: { 'aws:SourceArn': group.subscribe.map((t) => props.topics.get(t)?.topicArn) },
-        },
+        conditions: { ArnEquals: { 'aws:SourceArn': topics.map((t) => t.topicArn) } },
       }),
     );
-
-    for (const topicName of group.subscribe) {
-      const topic = props.topics.get(topicName);
-      if (!topic) throw new Error(`group '${group.name}': topic '${topicName}' is not in the stack`);
-      const subscription = new sns.Subscription(this, `Subscription-${topicName}`, {
+    const ids = subscriptionIds(topics);
+    topics.forEach((topic, index) => {
+      const subscription = new sns.Subscription(this, `Subscription-${ids[index]}`, {
         topic,
         endpoint: this.queue.queueArn,
         protocol: sns.SubscriptionProtocol.SQS,
         rawMessageDelivery: true,
       });
       if (group.filter) {
-        // The topology holds SNS's own filter policy JSON; set it as is, with its scope.
+        // The settings hold SNS's own filter policy JSON; set it as is, with its scope.
         const cfn = subscription.node.defaultChild as sns.CfnSubscription;
         cfn.filterPolicy = group.filter;
         cfn.filterPolicyScope = group.filterScope;
       }
       // Subscribe once the queue policy lets the topic send (the endpoint's GetAtt already orders the queue).
       if (policyDependable) subscription.node.addDependency(policyDependable);
-    }
-
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
     });
+  }
+
+  private createFunction(props: ConsumerGroupProps, group: Group): nodejs.NodejsFunction {
+    const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
+    const lockFiles = LOCK_FILES.map((f) => path.join(projectRoot, f)).filter((f) => existsSync(f));
     const environment: Record<string, string> = {
+      ...group.environment,
       [GROUP_VARIABLE]: group.name,
-      [IDEMPOTENCY_TABLE_VARIABLE]: props.idempotencyTable.table.tableName,
+      [IDEMPOTENCY_TABLE_VARIABLE]: props.idempotencyTable.tableName,
       [DEAD_LETTER_QUEUE_URL_VARIABLE]: this.deadLetterQueue.queueUrl,
       POWERTOOLS_SERVICE_NAME: group.name,
       POWERTOOLS_METRICS_NAMESPACE: 'fanout',
       NODE_OPTIONS: '--enable-source-maps',
     };
-    for (const [variable, table] of Object.entries(props.extraTables ?? {})) {
-      environment[variable] = table.table.tableName;
-    }
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(props.projectRoot, group.handler),
+    for (const [name, topic] of Object.entries(props.publishesTo ?? {}))
+      environment[topicArnVariable(name)] = topic.topicArn;
+    if (props.payloadBucket) environment[PAYLOAD_BUCKET_VARIABLE] = props.payloadBucket.bucketName;
+
+    const {
+      environment: extraEnvironment,
+      bundling: extraBundling,
+      ...overrides
+    } = props.functionProps ?? {};
+    return new nodejs.NodejsFunction(this, 'Function', {
+      entry: path.resolve(projectRoot, props.entry),
       handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: path.join(props.projectRoot, 'package-lock.json'),
+      projectRoot,
+      depsLockFilePath: lockFiles.length === 1 ? lockFiles[0] : undefined,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: group.memoryMiB,
       timeout: Duration.seconds(group.timeoutSeconds),
-      logGroup,
-      environment,
+      tracing: group.tracing ? lambda.Tracing.ACTIVE : undefined,
+      // Its own role, without AWSLambdaBasicExecutionRole: the grants below are all it may do.
+      role:
+        props.functionProps?.role ??
+        new iam.Role(this, 'FunctionServiceRole', {
+          assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+          description: `fanout consumer group '${group.name}'`,
+        }),
+      environment: { ...environment, ...extraEnvironment },
       bundling: {
         format: nodejs.OutputFormat.ESM,
         target: 'node24',
@@ -152,59 +280,172 @@ export class ConsumerGroup extends Construct {
         banner:
           "import { createRequire as __fanoutRequire } from 'node:module'; const require = __fanoutRequire(import.meta.url);",
         forceDockerBundling: false,
+        ...extraBundling,
       },
+      ...overrides,
+      logGroup: this.logGroup,
     });
+  }
 
-    this.function.addEventSource(
+  private grant(props: ConsumerGroupProps, group: Group) {
+    const fn = this.function;
+    fn.addEventSource(
       new eventSources.SqsEventSource(this.queue, {
         batchSize: group.batchSize,
         maxBatchingWindow:
           group.batchingWindowSeconds > 0 ? Duration.seconds(group.batchingWindowSeconds) : undefined,
         maxConcurrency: group.maxConcurrency,
         reportBatchItemFailures: true,
+        ...props.eventSourceProps,
       }),
     );
+    // Its own log streams only (what AWSLambdaBasicExecutionRole grants on every log group).
+    this.logGroup.grantWrite(fn);
     // Poison records go to the DLQ at once; the function may send there and nowhere else.
-    this.deadLetterQueue.grantSendMessages(this.function);
-    props.idempotencyTable.grantKeyPrefix(this.function, group.name);
-    for (const table of Object.values(props.extraTables ?? {}))
-      table.grantKeyPrefix(this.function, group.name);
+    this.deadLetterQueue.grantSendMessages(fn);
+    grantKeyPrefix(props.idempotencyTable, fn, group.name, IDEMPOTENCY_TABLE_ACTIONS);
+    for (const topic of Object.values(props.publishesTo ?? {})) topic.grantPublish(fn);
 
-    const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
-      const created = new cloudwatch.Alarm(this, name, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `fanout group '${group.name}': ${description}`,
-      });
-      if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
-      return created;
-    };
-    this.oldestMessageAlarm = alarm(
-      'OldestMessageAlarm',
-      this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      group.alarmOldestMessageSeconds,
-      `the oldest message is ${group.alarmOldestMessageSeconds} s old or more; the group is falling behind`,
+    const bucket = props.payloadBucket;
+    const access = new Set(props.payloadAccess ?? ['read']);
+    if (bucket && access.size > 0) {
+      const actions = [
+        ...(access.has('read') ? ['s3:GetObject'] : []),
+        ...(access.has('write') ? ['s3:PutObject'] : []),
+      ];
+      const objects = bucket.arnForObjects('*');
+      iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [objects] });
+      if (bucket.encryptionKey) {
+        if (access.has('read')) bucket.encryptionKey.grantDecrypt(fn);
+        if (access.has('write')) bucket.encryptionKey.grantEncrypt(fn);
+      }
+      this.acknowledge(
+        `Resource::${nagText(this, objects)}`,
+        'Payload object keys are made per message when it is published, so the grant is on the payload bucket’s objects (<bucket>/*) and nothing else.',
+      );
+    }
+    if (group.tracing) {
+      this.acknowledge(
+        'Resource::*',
+        'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so IAM only accepts Resource "*" for them.',
+      );
+    }
+    const keys = Object.values(props.publishesTo ?? {}).flatMap((t) => (t.masterKey ? [t.masterKey] : []));
+    if (keys.length > 0) {
+      this.acknowledge(
+        'Action::kms:GenerateDataKey*',
+        'Publishing to an encrypted topic: CDK’s encrypt grant, kms:GenerateDataKey* (GenerateDataKey and GenerateDataKeyWithoutPlaintext), on the topic’s key only.',
+      );
+    }
+    if (keys.some((key) => 'aliasName' in key)) {
+      this.acknowledge(
+        'Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*',
+        'A topic under the AWS managed key alias/aws/sns: its key id differs per account, so the grant is on key/* limited by the condition kms:ResourceAliases = the topic’s alias.',
+      );
+    }
+  }
+
+  /** Acknowledges one cdk-nag AwsSolutions-IAM5 finding on the function's role policy (CDK's core Validations). */
+  private acknowledge(finding: string, reason: string) {
+    if (this.function.role)
+      Validations.of(this.function.role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
+  }
+
+  private alarm(
+    props: ConsumerGroupProps,
+    id: string,
+    metric: cloudwatch.IMetric,
+    threshold: number,
+    description: string,
+  ) {
+    const created = new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `fanout group '${this.settings.name}': ${description}`,
+    });
+    if (props.alarmTopic) created.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    return created;
+  }
+}
+
+/**
+ * A resource ARN as cdk-nag prints it in a finding's id: `{ Ref: X }` as `<X>`, `{ Fn::GetAtt: [X, Y] }` as
+ * `<X.Y>`, joins concatenated.
+ */
+function nagText(scope: Construct, value: unknown): string {
+  const render = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const o = v as Record<string, unknown>;
+    if (o?.Ref !== undefined) return `<${o.Ref}>`;
+    if (Array.isArray(o?.['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+    if (Array.isArray(o?.['Fn::Join'])) {
+      const [separator, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(render).join(separator);
+    }
+    return JSON.stringify(v);
+  };
+  return render(Stack.of(scope).resolve(value));
+}
+
+/**
+ * A subscription's id, stable while the topic stays: the topic's name when it is known at synth, else the id
+ * of the topic's construct (of its wrapper for an L2 topic inside a construct, such as FanoutTopic's
+ * `Topic-<name>/Topic`, `Topic-` dropped), with the position added only to tell two equal ids apart.
+ */
+function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
+  const ids = topics.map((topic) => {
+    if (!Token.isUnresolved(topic.topicName)) return topic.topicName;
+    const { id, scope } = topic.node;
+    const named = (id === 'Topic' || id === 'Resource') && scope ? scope.node.id : id;
+    return named.replace(/^Topic-/, '');
+  });
+  return ids.map((id, index) => (ids.indexOf(id) === index ? id : `${id}-${index}`));
+}
+
+/**
+ * Applies the topology's defaults and checks to the group's settings, through `resolveTopology` (a topology
+ * of this one group and stand-ins for its topics, FIFO where the real topic is).
+ */
+function resolveSettings(props: ConsumerGroupProps): Group {
+  const {
+    name,
+    topics,
+    entry: _entry,
+    projectRoot: _projectRoot,
+    idempotencyTable: _idempotencyTable,
+    publishesTo: _publishesTo,
+    alarmTopic: _alarmTopic,
+    payloadBucket: _payloadBucket,
+    payloadAccess: _payloadAccess,
+    logRetention: _logRetention,
+    queueProps: _queueProps,
+    deadLetterQueueProps: _deadLetterQueueProps,
+    functionProps: _functionProps,
+    eventSourceProps: _eventSourceProps,
+    ...settings
+  } = props;
+  const standIns = (topics ?? []).map((t, i) => `topic${i}${t.fifo ? '.fifo' : ''}`);
+  try {
+    const { groups } = resolveTopology({
+      topics: Object.fromEntries(standIns.map((t) => [t, {}])),
+      groups: { [name]: { ...settings, subscribe: standIns } },
+    });
+    return groups[0];
+  } catch (error) {
+    if (!(error instanceof TopologyError)) throw error;
+    // The stand-in topology speaks of `subscribe`; ConsumerGroup's prop is `topics`.
+    const problems = error.issues.map((issue) =>
+      issue
+        .replace(`group '${name}': `, '')
+        .replace(/^subscribe must list at least one topic/, 'topics must list at least one topic'),
     );
-    this.alarms = [
-      alarm(
-        'DeadLettersAlarm',
-        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(1),
-          statistic: 'Maximum',
-        }),
-        group.alarmDlqMessages,
-        `the DLQ holds ${group.alarmDlqMessages} or more messages; inspect with 'fanout dlq peek ${group.name}'`,
-      ),
-      this.oldestMessageAlarm,
-      alarm(
-        'FunctionErrorsAlarm',
-        this.function.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
-        1,
-        'the function failed whole invocations (a thrown handler or a timeout re-delivers the whole batch)',
-      ),
-    ];
+    throw new ConfigError(
+      `ConsumerGroup '${name}'`,
+      problems.join('; '),
+      'Fix those props (they take the values of the topology group options of the same names)',
+    );
   }
 }

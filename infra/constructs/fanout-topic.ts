@@ -18,6 +18,11 @@ export interface FanoutTopicProps {
    * @default a name CloudFormation generates (unique per stack; tools find it in the stack outputs)
    */
   readonly topicName?: string;
+  /**
+   * Largest message the topic accepts, in bytes (CloudFormation's `MaximumMessageSize`, 1024 to 1,048,576).
+   * @default not set: SNS's default of 262,144 bytes (256 KiB)
+   */
+  readonly maxMessageSizeBytes?: number;
 }
 
 /** An SNS topic that publishers write fanout envelopes to: encrypted, TLS only. */
@@ -32,5 +37,8 @@ export class FanoutTopic extends Construct {
       masterKey: props.masterKey ?? kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
       enforceSSL: true,
     });
+    // The L2 Topic has no prop for it (aws-cdk-lib 2.276); CfnTopic does.
+    if (props.maxMessageSizeBytes !== undefined)
+      (this.topic.node.defaultChild as sns.CfnTopic).maximumMessageSize = props.maxMessageSizeBytes;
   }
 }

@@ -1,6 +1,18 @@
 import { aws_dynamodb as dynamodb, aws_iam as iam, RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
+/**
+ * The DynamoDB actions fanout's idempotency store calls (lib/idempotency-store.ts): `PutItem` (claim),
+ * `GetItem` (read the holder of a key when DynamoDB does not return it), `UpdateItem` (renew a lease) and
+ * `BatchWriteItem` (complete and release keys; its deletes need no `DeleteItem`). Nothing else.
+ */
+export const IDEMPOTENCY_TABLE_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:BatchWriteItem',
+];
+
 /** Props of {@link PrefixedTable}. */
 export interface PrefixedTableProps {
   /**
@@ -9,16 +21,16 @@ export interface PrefixedTableProps {
    */
   readonly tableName?: string;
   /**
-   * What happens to the table when it leaves the stack.
-   * @default RemovalPolicy.DESTROY (it holds only short-lived keys; use RETAIN for data you keep)
+   * What happens to the table when it leaves the stack (or the stack is deleted).
+   * @default RemovalPolicy.RETAIN (as CDK's own Table: data is never deleted by a deploy)
    */
   readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
  * A DynamoDB table whose partition key `pk` starts with the consumer group (`group#…`), so each
- * group's function can be restricted to its own keys. On-demand, TTL on `expiresAt`,
- * point-in-time recovery. Used for the idempotency keys and for the example app's effects.
+ * group's function can be restricted to its own keys with {@link grantKeyPrefix}. On-demand, TTL on
+ * `expiresAt`, point-in-time recovery, encrypted. The shape fanout's idempotency store expects.
  */
 export class PrefixedTable extends Construct {
   readonly table: dynamodb.Table;
@@ -32,27 +44,28 @@ export class PrefixedTable extends Construct {
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
   }
+}
 
-  /**
-   * Lets `grantee` read and write only the items whose key starts with `prefix#`
-   * (IAM condition `dynamodb:LeadingKeys`).
-   */
-  grantKeyPrefix(grantee: iam.IGrantable, prefix: string): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
-      ],
-      resourceArns: [this.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}#*`] } },
-    });
-  }
+/**
+ * Lets `grantee` call `actions` on `table`, only on the items whose partition key starts with `prefix#`
+ * (IAM condition `dynamodb:LeadingKeys`), and, when the table is encrypted with a customer managed key,
+ * lets it use that key.
+ */
+export function grantKeyPrefix(
+  table: dynamodb.ITable,
+  grantee: iam.IGrantable,
+  prefix: string,
+  actions: readonly string[],
+): iam.Grant {
+  // A table under a customer managed key needs the key too (DynamoDB calls KMS on the caller's behalf).
+  table.encryptionKey?.grantEncryptDecrypt(grantee);
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...actions],
+    resourceArns: [table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}#*`] } },
+  });
 }

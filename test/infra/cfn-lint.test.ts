@@ -104,6 +104,7 @@ describe.skipIf(!cfnLint.ok)(
     let example: string;
     let withBilling: string;
     let canary: string;
+    let withLargePayloads: string;
     let findings: Finding[];
 
     beforeAll(async () => {
@@ -123,6 +124,18 @@ describe.skipIf(!cfnLint.ok)(
           groups: { ...topology.groups, billing: { ...billing, handler: 'functions/audit.ts' } },
         },
         path.join(outdir, 'with-billing'),
+      );
+
+      // The payload bucket (and its access-log bucket), a publishing group and a tracing-off group.
+      withLargePayloads = synthesize(
+        {
+          topics: { ...topology.topics, orders: { largePayloads: true } },
+          groups: {
+            ...topology.groups,
+            audit: { ...topology.groups.audit, publishes: ['payments'], tracing: false },
+          },
+        },
+        path.join(outdir, 'with-large-payloads'),
       );
 
       // A planted error, a planted informational finding and both kinds of ignored noise: proves that the run
@@ -150,7 +163,9 @@ describe.skipIf(!cfnLint.ok)(
       );
 
       // Two processes at once: cfn-lint's start-up (about 1.5 s) is much of the time.
-      findings = (await Promise.all([lint([example, canary]), lint([withBilling])])).flat();
+      findings = (
+        await Promise.all([lint([example, canary]), lint([withBilling, withLargePayloads])])
+      ).flat();
     }, 120_000);
     afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -175,6 +190,10 @@ describe.skipIf(!cfnLint.ok)(
       expect(describeFindings(withBilling)).toEqual([]);
     });
 
+    it('finds nothing in the stack with large payloads (payload and access-log buckets), publishes and tracing off', () => {
+      expect(describeFindings(withLargePayloads)).toEqual([]);
+    });
+
     it('reports findings, and ignores only the rules the config names (the check is live)', () => {
       expect(
         describeFindings(canary)
@@ -183,7 +202,7 @@ describe.skipIf(!cfnLint.ok)(
       ).toEqual(['E3012', 'I3011', 'I3011']);
       // Nothing else: a finding about no template in particular (a bad config, an unreadable file) fails too.
       const elsewhere = findings.filter(
-        (f) => ![example, withBilling, canary].includes(path.resolve(f.Filename ?? '')),
+        (f) => ![example, withBilling, withLargePayloads, canary].includes(path.resolve(f.Filename ?? '')),
       );
       expect(elsewhere.map((f) => `${f.Rule.Id} ${f.Filename}: ${f.Message}`)).toEqual([]);
     });

@@ -27,7 +27,7 @@ describe('least privilege, proven on the synthesized template', () => {
     return id;
   };
   const statementsOf = (group: string): Statement[] => {
-    const role = idOf(`Group${group}FunctionServiceRole`, 'AWS::IAM::Role');
+    const role = idOf(`TopologyGroup${group}FunctionServiceRole`, 'AWS::IAM::Role');
     return Object.values(resources)
       .filter(
         (r) =>
@@ -46,7 +46,7 @@ describe('least privilege, proven on the synthesized template', () => {
   });
 
   it.each(GROUPS)("group '%s' may receive, delete and change visibility only on its own queue", (group) => {
-    const queue = idOf(`Group${group}Queue`, 'AWS::SQS::Queue');
+    const queue = idOf(`TopologyGroup${group}Queue`, 'AWS::SQS::Queue');
     const consume = statementsOf(group).filter((s) =>
       actions(s).some((a) => /sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility)/.test(a)),
     );
@@ -55,7 +55,7 @@ describe('least privilege, proven on the synthesized template', () => {
   });
 
   it.each(GROUPS)("group '%s' may send only to its own DLQ", (group) => {
-    const dlq = idOf(`Group${group}DeadLetterQueue`, 'AWS::SQS::Queue');
+    const dlq = idOf(`TopologyGroup${group}DeadLetterQueue`, 'AWS::SQS::Queue');
     const send = statementsOf(group).filter((s) => actions(s).some((a) => a.startsWith('sqs:SendMessage')));
     expect(send).toHaveLength(1);
     expect(ref(send[0].Resource)).toBe(ref({ 'Fn::GetAtt': [dlq, 'Arn'] }));
@@ -63,7 +63,7 @@ describe('least privilege, proven on the synthesized template', () => {
 
   it.each(GROUPS)("group '%s' may use DynamoDB only on the two tables, only its own key prefix", (group) => {
     const tables = [
-      idOf('IdempotencyTable', 'AWS::DynamoDB::Table'),
+      idOf('TopologyIdempotencyTable', 'AWS::DynamoDB::Table'),
       idOf('EffectsTable', 'AWS::DynamoDB::Table'),
     ];
     const dynamo = statementsOf(group).filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
@@ -83,6 +83,30 @@ describe('least privilege, proven on the synthesized template', () => {
     expect(covered).toEqual(new Set(tables));
   });
 
+  it.each(GROUPS)(
+    "group '%s' may call the idempotency store's four actions on its keys, and only UpdateItem on its effects",
+    (group) => {
+      const idempotency = ref({
+        'Fn::GetAtt': [idOf('TopologyIdempotencyTable', 'AWS::DynamoDB::Table'), 'Arn'],
+      });
+      const effects = ref({ 'Fn::GetAtt': [idOf('EffectsTable', 'AWS::DynamoDB::Table'), 'Arn'] });
+      const dynamo = statementsOf(group).filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+      const on = (table: string) =>
+        dynamo
+          .filter((s) => ref(s.Resource) === table)
+          .flatMap(actions)
+          .sort();
+      expect(on(idempotency)).toEqual([
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
+      expect(on(effects)).toEqual(['dynamodb:UpdateItem']);
+      expect(dynamo.every((s) => [idempotency, effects].includes(ref(s.Resource)))).toBe(true);
+    },
+  );
+
   it('grants no data action on a * resource anywhere', () => {
     for (const group of GROUPS) {
       for (const s of statementsOf(group)) {
@@ -95,7 +119,7 @@ describe('least privilege, proven on the synthesized template', () => {
   it.each(GROUPS)(
     "the queue of '%s' accepts SendMessage only from its subscribed topics, and nothing without TLS",
     (group) => {
-      const queue = idOf(`Group${group}Queue`, 'AWS::SQS::Queue');
+      const queue = idOf(`TopologyGroup${group}Queue`, 'AWS::SQS::Queue');
       const policy = Object.values(resources).find(
         (r) =>
           r.Type === 'AWS::SQS::QueuePolicy' &&
@@ -117,7 +141,7 @@ describe('least privilege, proven on the synthesized template', () => {
       const sourceArns = (allows[0].Condition as { ArnEquals: { 'aws:SourceArn': { Ref: string }[] } })
         .ArnEquals['aws:SourceArn'];
       expect(sourceArns.map((a) => a.Ref.replace(/Topic[0-9A-F]{8}$/, ''))).toEqual(
-        topics.map((t) => `Topic${t.replace('.', '')}`),
+        topics.map((t) => `TopologyTopic${t.replace('.', '')}`),
       );
       const deny = statements.find((s) => s.Effect === 'Deny');
       expect(deny).toMatchObject({

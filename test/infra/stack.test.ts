@@ -35,10 +35,11 @@ describe('FanoutStack of the example topology', () => {
   it('gives every group an encrypted, TLS-only queue that redrives to its own DLQ', () => {
     for (const group of ['notifications', 'spreadsheets', 'audit', 'ledger']) {
       const [queueId] = Object.keys(resources).filter(
-        (id) => id.startsWith(`Group${group}Queue`) && resources[id].Type === 'AWS::SQS::Queue',
+        (id) => id.startsWith(`TopologyGroup${group}Queue`) && resources[id].Type === 'AWS::SQS::Queue',
       );
       const [dlqId] = Object.keys(resources).filter(
-        (id) => id.startsWith(`Group${group}DeadLetterQueue`) && resources[id].Type === 'AWS::SQS::Queue',
+        (id) =>
+          id.startsWith(`TopologyGroup${group}DeadLetterQueue`) && resources[id].Type === 'AWS::SQS::Queue',
       );
       expect(queueId, group).toBeDefined();
       const queue = resources[queueId].Properties ?? {};
@@ -70,7 +71,7 @@ describe('FanoutStack of the example topology', () => {
       FilterPolicy: { type: ['OrderPlaced'] },
       FilterPolicyScope: 'MessageAttributes',
     });
-    expect(filtered[0].id).toMatch(/^Groupnotifications/);
+    expect(filtered[0].id).toMatch(/^TopologyGroupnotifications/);
   });
 
   it('lets only the subscribed topics send to a queue, and only over TLS', () => {
@@ -78,9 +79,9 @@ describe('FanoutStack of the example topology', () => {
       id,
       text: JSON.stringify(r.Properties),
     }));
-    const audit = policies.find((p) => p.id.startsWith('GroupauditQueuePolicy'))?.text;
-    expect(audit).toMatch(/"aws:SourceArn":\[\{"Ref":"Topicorders/);
-    expect(audit).toMatch(/Topicpayments/);
+    const audit = policies.find((p) => p.id.startsWith('TopologyGroupauditQueuePolicy'))?.text;
+    expect(audit).toMatch(/"aws:SourceArn":\[\{"Ref":"TopologyTopicorders/);
+    expect(audit).toMatch(/TopologyTopicpayments/);
     expect(policies).toHaveLength(8);
     expect(policies.every((p) => p.text.includes('"aws:SecureTransport":"false"'))).toBe(true);
   });
@@ -117,11 +118,18 @@ describe('FanoutStack of the example topology', () => {
     const policies = ofType('AWS::IAM::Policy').map(([id, r]) => ({
       id,
       text: JSON.stringify(r.Properties),
+      statements: (
+        r.Properties as { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }
+      ).PolicyDocument.Statement,
     }));
     for (const group of ['notifications', 'spreadsheets', 'audit', 'ledger']) {
-      const policy = policies.find((p) => p.id.startsWith(`Group${group}Function`));
+      const policy = policies.find((p) => p.id.startsWith(`TopologyGroup${group}Function`));
       expect(policy?.text, group).toContain(`"dynamodb:LeadingKeys":["${group}#*"]`);
-      expect(policy?.text).not.toMatch(/"Resource":"\*"/);
+      // The one statement on "*" is X-Ray's (tracing is on by default), whose actions take no resource.
+      const onAny = policy?.statements.filter((s) => s.Resource === '*');
+      expect(onAny?.map((s) => [s.Action].flat().sort())).toEqual([
+        ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+      ]);
     }
   });
 
@@ -133,6 +141,16 @@ describe('FanoutStack of the example topology', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     });
+  });
+
+  it('retains both tables when they leave the stack (removalPolicy RETAIN by default)', () => {
+    const tables = Object.values(
+      template.toJSON().Resources as Record<string, Record<string, unknown>>,
+    ).filter((r) => r.Type === 'AWS::DynamoDB::Table');
+    expect(tables.map((t) => [t.DeletionPolicy, t.UpdateReplacePolicy])).toEqual([
+      ['Retain', 'Retain'],
+      ['Retain', 'Retain'],
+    ]);
   });
 
   it('alarms per group on dead letters, message age and function errors, notifying the alarm topic', () => {
@@ -253,7 +271,7 @@ describe('adding a consumer group as the README says', () => {
     expect(removed).toEqual([]);
     expect(changed).toEqual([]);
     expect(added.length).toBeGreaterThanOrEqual(10);
-    expect(added.every((id) => id.startsWith('Groupbilling'))).toBe(true);
+    expect(added.every((id) => id.startsWith('TopologyGroupbilling'))).toBe(true);
     const addedTypes = added.map((id) => after[id].Type);
     for (const [type, count] of [
       ['AWS::SQS::Queue', 2], // the queue and its DLQ

@@ -19,6 +19,8 @@ describe('cdk synth', () => {
     });
     expect(stderr).not.toMatch(/docker/i);
     expect(stderr).not.toMatch(/AwsSolutions-/);
+    // cdk.json carries the recommended feature flags of the pinned aws-cdk-lib (what `cdk init` writes).
+    expect(stderr).not.toMatch(/feature flags are not configured/);
     const template = JSON.parse(readFileSync(path.join(out, 'Fanout.template.json'), 'utf8'));
     const functions = Object.values(template.Resources as Record<string, { Type: string }>).filter(
       (r) => r.Type === 'AWS::Lambda::Function',

@@ -1,0 +1,216 @@
+import * as path from 'node:path';
+import {
+  Annotations,
+  type aws_dynamodb as dynamodb,
+  RemovalPolicy,
+  type aws_s3 as s3,
+  aws_sns as sns,
+  Token,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import {
+  ConfigError,
+  handlerFileCheck,
+  resolveTopology,
+  SNS_DEFAULT_MAX_MESSAGE_BYTES,
+  type Topology,
+  type TopologyDefinition,
+} from '../../lib/index.ts';
+import { ConsumerGroup, type ConsumerGroupProps, type PayloadAccess } from './consumer-group.ts';
+import { FanoutTopic } from './fanout-topic.ts';
+import { PayloadBucket } from './payload-bucket.ts';
+import { PrefixedTable } from './prefixed-table.ts';
+
+/** Per-group overrides of {@link FanoutTopology}: props merged over the ones fanout gives the group's parts. */
+export type GroupOverrides = Pick<
+  ConsumerGroupProps,
+  'queueProps' | 'deadLetterQueueProps' | 'functionProps' | 'eventSourceProps'
+>;
+
+/** Props of {@link FanoutTopology}. */
+export interface FanoutTopologyProps {
+  /** The topics and consumer groups (see `defineTopology` in `fanout`). */
+  readonly topology: TopologyDefinition;
+  /**
+   * Directory that group handler paths are relative to; its lock file (e.g. `package-lock.json`) is used
+   * for bundling when there is exactly one.
+   * @default process.cwd()
+   */
+  readonly projectRoot?: string;
+  /**
+   * Topics that exist already, by topology topic name: used (subscribed to, published to) instead of
+   * creating one. fanout does not change them (their encryption, policy and maximum message size stay yours).
+   * @default none: every topic is created (KMS-encrypted with the AWS managed key, TLS only)
+   */
+  readonly existingTopics?: Readonly<Record<string, sns.ITopic>>;
+  /**
+   * An idempotency table that exists already (partition key `pk`, string; TTL attribute `expiresAt`).
+   * @default a new table (on demand, TTL, point-in-time recovery), removed per `removalPolicy`
+   */
+  readonly existingIdempotencyTable?: dynamodb.ITable;
+  /**
+   * Overrides per group name: props merged over fanout's for its queue, DLQ, function and event source.
+   * @default none
+   */
+  readonly groupProps?: Readonly<Record<string, GroupOverrides>>;
+  /**
+   * Topic that every group alarm notifies (`AlarmTopic` makes one CloudWatch can publish to).
+   * @default no alarm actions (the alarms still show in CloudWatch)
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * What happens to the idempotency table and the payload buckets fanout creates when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Props merged over fanout's for the payload bucket (created only when a topic has `largePayloads`).
+   * @default none: SSE-S3, TLS only, public access blocked, expiry after the longest retention (see PayloadBucket)
+   */
+  readonly payloadBucketProps?: Partial<s3.BucketProps>;
+  /**
+   * Where the payload bucket's server access logs go; `false` for none.
+   * @default a new access-log bucket beside the payload bucket
+   */
+  readonly payloadAccessLogsBucket?: s3.IBucket | false;
+}
+
+/**
+ * Every resource of a topology, placed in your own stack: its topics (or yours), one {@link ConsumerGroup} per
+ * group, the idempotency table (or yours) and, when a topic offloads large payloads, the payload bucket.
+ */
+export class FanoutTopology extends Construct {
+  /** The topology with every default applied. */
+  readonly topology: Topology;
+  /** Every topic by topology name: the ones created and the existing ones given. */
+  readonly topics: ReadonlyMap<string, sns.ITopic>;
+  /** Every consumer group by name. */
+  readonly groups: ReadonlyMap<string, ConsumerGroup>;
+  readonly idempotencyTable: dynamodb.ITable;
+  /** The payload bucket, when a topic has `largePayloads`. */
+  readonly payloadBucket?: s3.IBucket;
+
+  constructor(scope: Construct, id: string, props: FanoutTopologyProps) {
+    super(scope, id);
+    const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
+    const topology = resolveTopology(props.topology, { checkHandlerFile: handlerFileCheck(projectRoot) });
+    this.topology = topology;
+    checkKeys('existingTopics', props.existingTopics, topology.topics, 'topic');
+    checkKeys('groupProps', props.groupProps, topology.groups, 'group');
+
+    const topics = new Map<string, sns.ITopic>();
+    for (const topic of topology.topics) {
+      const existing = props.existingTopics?.[topic.name];
+      if (existing) {
+        this.checkExisting(topic, existing);
+        topics.set(topic.name, existing);
+      } else {
+        const created = new FanoutTopic(this, `Topic-${topic.name}`, {
+          fifo: topic.fifo,
+          maxMessageSizeBytes:
+            topic.maxMessageSizeBytes === SNS_DEFAULT_MAX_MESSAGE_BYTES
+              ? undefined
+              : topic.maxMessageSizeBytes,
+        });
+        topics.set(topic.name, created.topic);
+      }
+    }
+    this.topics = topics;
+
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.idempotencyTable =
+      props.existingIdempotencyTable ?? new PrefixedTable(this, 'IdempotencyTable', { removalPolicy }).table;
+
+    const large = new Set(topology.topics.filter((t) => t.largePayloads).map((t) => t.name));
+    const readers = topology.groups.filter((g) => g.subscribe.some((t) => large.has(t)));
+    if (large.size > 0) {
+      this.payloadBucket = new PayloadBucket(this, 'PayloadBucket', {
+        expirationDays: payloadExpirationDays(readers),
+        removalPolicy,
+        accessLogsBucket: props.payloadAccessLogsBucket,
+        bucketProps: props.payloadBucketProps,
+      }).bucket;
+    }
+
+    const groups = new Map<string, ConsumerGroup>();
+    for (const group of topology.groups) {
+      const access: PayloadAccess[] = [];
+      if (group.subscribe.some((t) => large.has(t))) access.push('read');
+      if (group.publishes.some((t) => large.has(t))) access.push('write');
+      const {
+        name,
+        subscribe,
+        publishes,
+        handler,
+        fifo: _f,
+        queueName: _q,
+        dlqName: _d,
+        ...settings
+      } = group;
+      groups.set(
+        name,
+        new ConsumerGroup(this, `Group-${name}`, {
+          ...settings,
+          ...props.groupProps?.[name],
+          name,
+          topics: subscribe.map((t) => topics.get(t) as sns.ITopic),
+          entry: handler,
+          projectRoot,
+          idempotencyTable: this.idempotencyTable,
+          publishesTo: Object.fromEntries(publishes.map((t) => [t, topics.get(t) as sns.ITopic])),
+          alarmTopic: props.alarmTopic,
+          payloadBucket: access.length > 0 ? this.payloadBucket : undefined,
+          payloadAccess: access,
+        }),
+      );
+    }
+    this.groups = groups;
+  }
+
+  /** An existing topic must agree with the topology on FIFO; a raised size limit is the owner's to set. */
+  private checkExisting(topic: Topology['topics'][number], existing: sns.ITopic) {
+    const knowsFifo = existing instanceof sns.Topic || !Token.isUnresolved(existing.topicArn);
+    if (knowsFifo && existing.fifo !== topic.fifo) {
+      throw new ConfigError(
+        `FanoutTopology.existingTopics['${topic.name}']`,
+        `the topology's topic is ${topic.fifo ? 'FIFO' : 'standard'} but the given topic is ${existing.fifo ? 'FIFO' : 'standard'}`,
+        'Pass a topic of the same kind, or change the topology',
+      );
+    }
+    if (topic.maxMessageSizeBytes !== SNS_DEFAULT_MAX_MESSAGE_BYTES) {
+      Annotations.of(this).addWarningV2(
+        'fanout:existingTopicMessageSize',
+        `topic '${topic.name}' is an existing topic: fanout does not set its maximum message size (${topic.maxMessageSizeBytes} in the topology); set MaximumMessageSize on it yourself`,
+      );
+    }
+  }
+}
+
+/**
+ * Days a payload is kept: one more than the longest `retentionDays + dlqRetentionDays` of the groups that read
+ * the bucket. A FIFO DLQ restarts a message's retention when it arrives (a standard one keeps the original
+ * timestamp), so a message can live that long before it is redriven; the extra day covers a redrive on
+ * its last day. At least 1.
+ */
+export function payloadExpirationDays(
+  readers: readonly { readonly retentionDays: number; readonly dlqRetentionDays: number }[],
+): number {
+  return Math.max(0, ...readers.map((g) => g.retentionDays + g.dlqRetentionDays)) + 1;
+}
+
+function checkKeys(
+  prop: string,
+  given: Readonly<Record<string, unknown>> | undefined,
+  known: readonly { readonly name: string }[],
+  what: string,
+) {
+  const names = known.map((k) => k.name);
+  for (const key of Object.keys(given ?? {})) {
+    if (!names.includes(key))
+      throw new ConfigError(
+        `FanoutTopology.${prop}['${key}']`,
+        `the topology has no ${what} '${key}'`,
+        `Use one of: ${names.join(', ')}`,
+      );
+  }
+}

@@ -1,0 +1,540 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  App,
+  Duration,
+  aws_dynamodb as dynamodb,
+  RemovalPolicy,
+  Stack,
+  aws_sns as sns,
+  Validations,
+} from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import {
+  AlarmTopic,
+  ConsumerGroup,
+  FanoutTopology,
+  type FanoutTopologyProps,
+  IDEMPOTENCY_TABLE_ACTIONS,
+} from '../../infra/constructs/index.ts';
+import type { TopologyDefinition } from '../../lib/index.ts';
+
+// fanout/cdk as a user meets it: constructs in a plain Stack of their own app, with the feature flags their
+// `cdk init` writes (cdk.json's context). Handlers are not bundled: only the templates are checked.
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+const { context } = JSON.parse(readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8'));
+const HANDLER = 'functions/audit.ts';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+
+function userStack(): { app: App; stack: Stack } {
+  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  return { app, stack: new Stack(app, 'UserStack') };
+}
+
+/** The template of `build` run in a fresh user stack, with helpers to find things in it. */
+function synth(build: (stack: Stack) => void) {
+  const { stack } = userStack();
+  build(stack);
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const idOf = (prefix: string, type: string) => {
+    const found = ofType(type).find(([id]) => id.startsWith(prefix));
+    if (!found) throw new Error(`no ${type} starting with ${prefix}`);
+    return found[0];
+  };
+  const functionOf = (group: string) => resources[idOf(`Fanout${group}`, 'AWS::Lambda::Function')].Properties;
+  const envOf = (group: string) =>
+    (functionOf(group).Environment as { Variables: Record<string, unknown> }).Variables;
+  const roleOf = (group: string) => idOf(`Fanout${group}`, 'AWS::IAM::Role');
+  const statementsOf = (group: string): Statement[] =>
+    ofType('AWS::IAM::Policy')
+      .filter(([, r]) => JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: roleOf(group) }]))
+      .flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  return { template, resources, ofType, idOf, functionOf, envOf, roleOf, statementsOf };
+}
+
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const withAction = (statements: Statement[], action: string) =>
+  statements.filter((s) => actionsOf(s).includes(action));
+
+const topology: TopologyDefinition = {
+  topics: { orders: {}, payments: {} },
+  groups: {
+    audit: { subscribe: ['orders', 'payments'], handler: HANDLER },
+    billing: {
+      subscribe: ['orders'],
+      handler: HANDLER,
+      publishes: ['payments'],
+      environment: { CURRENCY: 'EUR' },
+      tracing: false,
+    },
+  },
+};
+
+/** A FanoutTopology with id `Fanout` (logical ids start `FanoutGroup<name>`, `FanoutTopic<name>`). */
+const topologyIn =
+  (props: Partial<FanoutTopologyProps> = {}, definition = topology) =>
+  (stack: Stack) =>
+    new FanoutTopology(stack, 'Fanout', { topology: definition, projectRoot, ...props });
+
+describe('FanoutTopology in a user stack', () => {
+  it('subscribes the user’s own topic given in existingTopics, and creates no second topic for it', () => {
+    const t = synth((stack) => {
+      const orders = new sns.Topic(stack, 'MyOrders');
+      topologyIn({ existingTopics: { orders } })(stack);
+    });
+    const topics = t.ofType('AWS::SNS::Topic').map(([id]) => id);
+    expect(topics).toHaveLength(2);
+    expect(topics.filter((id) => id.startsWith('MyOrders'))).toHaveLength(1);
+    expect(topics.filter((id) => id.startsWith('FanoutTopicpayments'))).toHaveLength(1);
+    const onOrders = t
+      .ofType('AWS::SNS::Subscription')
+      .filter(
+        ([, r]) =>
+          JSON.stringify(r.Properties.TopicArn) ===
+          JSON.stringify({ Ref: t.idOf('MyOrders', 'AWS::SNS::Topic') }),
+      );
+    expect(onOrders.map(([id]) => id.replace(/Subscription.*$/, '')).sort()).toEqual([
+      'FanoutGroupaudit',
+      'FanoutGroupbilling',
+    ]);
+  });
+
+  it('uses an existing idempotency table instead of creating one', () => {
+    const t = synth((stack) =>
+      topologyIn({ existingIdempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'my-keys') })(stack),
+    );
+    t.template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    expect(t.envOf('Groupaudit').FANOUT_IDEMPOTENCY_TABLE).toBe('my-keys');
+    const [dynamo] = withAction(t.statementsOf('Groupaudit'), 'dynamodb:PutItem');
+    expect(JSON.stringify(dynamo.Resource)).toContain(':table/my-keys');
+  });
+
+  it('applies each groupProps hook to its group only', () => {
+    const t = synth(
+      topologyIn({
+        groupProps: {
+          audit: {
+            queueProps: { visibilityTimeout: Duration.seconds(999) },
+            deadLetterQueueProps: { retentionPeriod: Duration.days(7) },
+            functionProps: { memorySize: 1024, environment: { EXTRA: 'yes' } },
+            eventSourceProps: { batchSize: 3 },
+          },
+        },
+      }),
+    );
+    const queue = (group: string, kind: 'Queue' | 'DeadLetterQueue') =>
+      t.resources[t.idOf(`Fanout${group}${kind}`, 'AWS::SQS::Queue')].Properties;
+    expect(queue('Groupaudit', 'Queue').VisibilityTimeout).toBe(999);
+    expect(queue('Groupbilling', 'Queue').VisibilityTimeout).toBe(180);
+    expect(queue('Groupaudit', 'DeadLetterQueue').MessageRetentionPeriod).toBe(7 * 86_400);
+    expect(queue('Groupbilling', 'DeadLetterQueue').MessageRetentionPeriod).toBe(14 * 86_400);
+    expect(t.functionOf('Groupaudit').MemorySize).toBe(1024);
+    expect(t.functionOf('Groupbilling').MemorySize).toBe(256);
+    // environment merges over fanout's: the group's own variables stay.
+    expect(t.envOf('Groupaudit')).toMatchObject({ EXTRA: 'yes', FANOUT_GROUP: 'audit' });
+    expect(t.envOf('Groupbilling').EXTRA).toBeUndefined();
+    const mappings = t.ofType('AWS::Lambda::EventSourceMapping');
+    const batch = (group: string) => mappings.find(([id]) => id.startsWith(`Fanout${group}`))?.[1].Properties;
+    expect(batch('Groupaudit')).toMatchObject({
+      BatchSize: 3,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(batch('Groupbilling')).toMatchObject({ BatchSize: 10 });
+  });
+
+  it('gives a group that publishes the topic’s ARN and exactly one sns:Publish, on that topic', () => {
+    const t = synth(topologyIn());
+    const payments = { Ref: t.idOf('FanoutTopicpayments', 'AWS::SNS::Topic') };
+    expect(t.envOf('Groupbilling').FANOUT_TOPIC_PAYMENTS_ARN).toEqual(payments);
+    const publish = withAction(t.statementsOf('Groupbilling'), 'sns:Publish');
+    expect(publish).toHaveLength(1);
+    expect(publish[0]).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish', Resource: payments });
+    // The topic is under alias/aws/sns: the key grant is limited to that alias (the cdk-nag reason says so).
+    expect(withAction(t.statementsOf('Groupbilling'), 'kms:GenerateDataKey*')).toEqual([
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/aws/sns' } },
+      }),
+    ]);
+    expect(withAction(t.statementsOf('Groupaudit'), 'sns:Publish')).toEqual([]);
+    expect(t.envOf('Groupaudit').FANOUT_TOPIC_PAYMENTS_ARN).toBeUndefined();
+  });
+
+  it('adds the group’s environment to its function, beside fanout’s variables', () => {
+    const t = synth(topologyIn());
+    expect(t.envOf('Groupbilling')).toMatchObject({ CURRENCY: 'EUR', FANOUT_GROUP: 'billing' });
+    expect(t.envOf('Groupaudit').CURRENCY).toBeUndefined();
+  });
+
+  it('turns active tracing on by default, with the X-Ray permissions, and off with tracing: false', () => {
+    const t = synth(topologyIn());
+    expect(t.functionOf('Groupaudit').TracingConfig).toEqual({ Mode: 'Active' });
+    expect(withAction(t.statementsOf('Groupaudit'), 'xray:PutTraceSegments')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+        Resource: '*',
+      },
+    ]);
+    expect(t.functionOf('Groupbilling').TracingConfig).toBeUndefined();
+    expect(withAction(t.statementsOf('Groupbilling'), 'xray:PutTraceSegments')).toEqual([]);
+  });
+
+  it('gives each function its own role, without managed policies, writing logs only to its own log group', () => {
+    const t = synth(topologyIn());
+    for (const group of ['Groupaudit', 'Groupbilling']) {
+      const role = t.resources[t.roleOf(group)].Properties;
+      expect(role.ManagedPolicyArns).toBeUndefined();
+      expect(t.functionOf(group).Role).toEqual({ 'Fn::GetAtt': [t.roleOf(group), 'Arn'] });
+      const logs = t.statementsOf(group).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logs).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [t.idOf(`Fanout${group}Logs`, 'AWS::Logs::LogGroup'), 'Arn'] },
+        },
+      ]);
+      expect(t.functionOf(group).LoggingConfig).toEqual({
+        LogGroup: { Ref: t.idOf(`Fanout${group}Logs`, 'AWS::Logs::LogGroup') },
+      });
+    }
+    t.template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+  });
+
+  it('grants on the idempotency table exactly the actions the store calls, on the group’s own keys', () => {
+    expect([...IDEMPOTENCY_TABLE_ACTIONS].sort()).toEqual([
+      'dynamodb:BatchWriteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    const t = synth(topologyIn());
+    const table = t.idOf('FanoutIdempotencyTable', 'AWS::DynamoDB::Table');
+    for (const group of ['audit', 'billing']) {
+      const dynamo = t
+        .statementsOf(`Group${group}`)
+        .filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo).toEqual([
+        {
+          Effect: 'Allow',
+          Action: [...IDEMPOTENCY_TABLE_ACTIONS].sort(),
+          Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${group}#*`] } },
+        },
+      ]);
+    }
+  });
+
+  it('retains the idempotency table by default, and removes it with removalPolicy: DESTROY', () => {
+    const kept = synth(topologyIn());
+    const id = kept.idOf('FanoutIdempotencyTable', 'AWS::DynamoDB::Table');
+    expect(kept.template.toJSON().Resources[id]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    const removed = synth(topologyIn({ removalPolicy: RemovalPolicy.DESTROY }));
+    expect(removed.template.toJSON().Resources[id]).toMatchObject({
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+    });
+  });
+
+  it('sets a topic’s maxMessageSizeBytes as its MaximumMessageSize, and leaves the default unset', () => {
+    const t = synth(
+      topologyIn({}, { ...topology, topics: { orders: { maxMessageSizeBytes: 1_048_576 }, payments: {} } }),
+    );
+    const topic = (name: string) => t.resources[t.idOf(`FanoutTopic${name}`, 'AWS::SNS::Topic')].Properties;
+    expect(topic('orders').MaximumMessageSize).toBe(1_048_576);
+    expect(topic('payments').MaximumMessageSize).toBeUndefined();
+  });
+
+  it('warns, and leaves the topic alone, when an existing topic should take larger messages', () => {
+    const { stack } = userStack();
+    const orders = new sns.Topic(stack, 'Orders');
+    topologyIn(
+      { existingTopics: { orders } },
+      { ...topology, topics: { orders: { maxMessageSizeBytes: 524_288 }, payments: {} } },
+    )(stack);
+    const template = Template.fromStack(stack);
+    Annotations.fromStack(stack).hasWarning(
+      '/UserStack/Fanout',
+      Match.stringLikeRegexp(
+        "topic 'orders' is an existing topic: fanout does not set its maximum message size",
+      ),
+    );
+    expect(JSON.stringify(template.findResources('AWS::SNS::Topic'))).not.toContain('MaximumMessageSize');
+  });
+
+  it('rejects hooks that name no topic or group of the topology, and an existing topic of the wrong kind', () => {
+    const { stack } = userStack();
+    const orders = new sns.Topic(stack, 'Orders');
+    expect(() => topologyIn({ existingTopics: { order: orders } })(stack)).toThrow(
+      "FanoutTopology.existingTopics['order']: the topology has no topic 'order'. Use one of: orders, payments",
+    );
+    expect(() => topologyIn({ groupProps: { audits: {} } })(new Stack(new App(), 'Other'))).toThrow(
+      "FanoutTopology.groupProps['audits']: the topology has no group 'audits'. Use one of: audit, billing",
+    );
+    const fifo = new sns.Topic(stack, 'OrdersFifo', { fifo: true });
+    expect(() => topologyIn({ existingTopics: { orders: fifo } })(new Stack(new App(), 'Third'))).toThrow(
+      "FanoutTopology.existingTopics['orders']: the topology's topic is standard but the given topic is FIFO. Pass a topic of the same kind, or change the topology",
+    );
+  });
+});
+
+describe('the payload bucket (topics with largePayloads)', () => {
+  const large: TopologyDefinition = {
+    topics: { orders: { largePayloads: true }, payments: {}, documents: { largePayloads: true } },
+    groups: {
+      // reads orders: 4 + 14 days
+      audit: { subscribe: ['orders'], handler: HANDLER },
+      // reads documents: 7 + 10 days; publishes to a large-payload topic
+      archive: {
+        subscribe: ['documents'],
+        handler: HANDLER,
+        retentionDays: 7,
+        dlqRetentionDays: 10,
+        publishes: ['orders'],
+      },
+      // neither reads nor writes large payloads
+      billing: { subscribe: ['payments'], handler: HANDLER, retentionDays: 14, dlqRetentionDays: 14 },
+    },
+  };
+
+  it('is encrypted, TLS only, never public, logged, and expires a day after the longest retention of its readers', () => {
+    const t = synth(topologyIn({}, large));
+    const buckets = t.ofType('AWS::S3::Bucket');
+    expect(buckets).toHaveLength(2); // the payloads and their access logs
+    const bucket = t.resources[t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket')];
+    const logs = t.idOf('FanoutPayloadBucketAccessLogs', 'AWS::S3::Bucket');
+    expect(bucket).toMatchObject({ DeletionPolicy: 'Retain' });
+    expect(bucket.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      // max(4 + 14, 7 + 10) + 1; billing (14 + 14) reads no large payloads
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 19, Status: 'Enabled' }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logs } },
+    });
+    // The access-log bucket has the same protections.
+    expect(t.resources[logs].Properties).toMatchObject({
+      BucketEncryption: bucket.Properties.BucketEncryption,
+      PublicAccessBlockConfiguration: bucket.Properties.PublicAccessBlockConfiguration,
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] },
+    });
+    // Both buckets deny every request without TLS.
+    const policies = t.ofType('AWS::S3::BucketPolicy').map(([, r]) => r.Properties);
+    expect(policies.map((p) => JSON.stringify(p.Bucket)).sort()).toEqual(
+      [t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket'), logs]
+        .map((id) => JSON.stringify({ Ref: id }))
+        .sort(),
+    );
+    for (const p of policies) expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
+  });
+
+  it('lets readers get and writers put objects, each only in the bucket, and tells only them its name', () => {
+    const t = synth(topologyIn({}, large));
+    const bucket = t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket');
+    const objects = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] };
+    const s3Of = (group: string) =>
+      t.statementsOf(`Group${group}`).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    expect(s3Of('audit')).toEqual([{ Effect: 'Allow', Action: 's3:GetObject', Resource: objects }]);
+    expect(s3Of('archive')).toEqual([
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: objects },
+    ]);
+    expect(s3Of('billing')).toEqual([]);
+    expect(t.envOf('Groupaudit').FANOUT_PAYLOAD_BUCKET).toEqual({ Ref: bucket });
+    expect(t.envOf('Grouparchive').FANOUT_PAYLOAD_BUCKET).toEqual({ Ref: bucket });
+    expect(t.envOf('Groupbilling').FANOUT_PAYLOAD_BUCKET).toBeUndefined();
+  });
+
+  it('is not created when no topic has largePayloads; removalPolicy and the log-bucket hook apply', () => {
+    synth(topologyIn()).template.resourceCountIs('AWS::S3::Bucket', 0);
+    const t = synth((stack) =>
+      topologyIn({ removalPolicy: RemovalPolicy.DESTROY, payloadAccessLogsBucket: false }, large)(stack),
+    );
+    const buckets = t.ofType('AWS::S3::Bucket');
+    expect(buckets).toHaveLength(1);
+    expect(buckets[0][1]).toMatchObject({ DeletionPolicy: 'Delete' });
+    expect(buckets[0][1].Properties.LoggingConfiguration).toBeUndefined();
+  });
+});
+
+describe('AlarmTopic', () => {
+  it('lets CloudWatch use the key and publish only for alarms of this account and region', () => {
+    const t = synth((stack) => new AlarmTopic(stack, 'Alarms'));
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudwatch:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':alarm:*',
+            ],
+          ],
+        },
+      },
+    };
+    const [[, key]] = t.ofType('AWS::KMS::Key');
+    const forCloudWatch = (
+      key.Properties.KeyPolicy as { Statement: (Statement & { Principal: unknown })[] }
+    ).Statement.filter((s) => JSON.stringify(s.Principal).includes('cloudwatch.amazonaws.com'));
+    expect(forCloudWatch).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: fromOurAlarms,
+      },
+    ]);
+    const [[, topicPolicy]] = t.ofType('AWS::SNS::TopicPolicy');
+    const publish = (topicPolicy.Properties.PolicyDocument as { Statement: Statement[] }).Statement.filter(
+      (s) => s.Effect === 'Allow',
+    );
+    expect(publish).toEqual([
+      expect.objectContaining({
+        Action: 'sns:Publish',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Condition: fromOurAlarms,
+      }),
+    ]);
+  });
+});
+
+describe('ConsumerGroup on its own', () => {
+  it('takes plain topics, a table and a handler file, with the topology defaults', () => {
+    const t = synth((stack) => {
+      const orders = new sns.Topic(stack, 'Orders');
+      const table = new dynamodb.Table(stack, 'Keys', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      });
+      new ConsumerGroup(stack, 'Fanout', {
+        name: 'mailer',
+        topics: [orders],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: table,
+        maxReceiveCount: 2,
+      });
+    });
+    const queue = t.resources[t.idOf('FanoutQueue', 'AWS::SQS::Queue')].Properties;
+    expect(queue).toMatchObject({ VisibilityTimeout: 180, MessageRetentionPeriod: 4 * 86_400 });
+    expect((queue.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBe(2);
+    expect(t.ofType('AWS::SNS::Subscription').map(([id]) => id)).toEqual([
+      expect.stringMatching(/^FanoutSubscriptionOrders/),
+    ]);
+    expect(t.envOf('')).toMatchObject({
+      FANOUT_GROUP: 'mailer',
+      FANOUT_IDEMPOTENCY_TABLE: { Ref: t.idOf('Keys', 'AWS::DynamoDB::Table') },
+    });
+    const [dynamo] = withAction(t.statementsOf(''), 'dynamodb:GetItem');
+    expect(dynamo.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['mailer#*'] } });
+  });
+
+  it('rejects settings the topology would reject, naming the group, the prop, the value', () => {
+    const { stack } = userStack();
+    const ledger = new sns.Topic(stack, 'Ledger', { fifo: true });
+    const table = dynamodb.Table.fromTableName(stack, 'Keys', 'keys');
+    expect(
+      () =>
+        new ConsumerGroup(stack, 'Group', {
+          name: 'ledger',
+          topics: [ledger],
+          entry: HANDLER,
+          projectRoot,
+          idempotencyTable: table,
+          batchSize: 20,
+        }),
+    ).toThrow(
+      "ConsumerGroup 'ledger': batchSize must be a whole number from 1 to 10 (given 20). Fix those props (they take the values of the topology group options of the same names)",
+    );
+    expect(
+      () =>
+        new ConsumerGroup(stack, 'NoTopics', {
+          name: 'idle',
+          topics: [],
+          entry: HANDLER,
+          projectRoot,
+          idempotencyTable: table,
+        }),
+    ).toThrow(/^ConsumerGroup 'idle': topics must list at least one topic \(given \[\]\)\. /);
+  });
+});
+
+describe('cdk-nag AwsSolutions on FanoutTopology (large payloads, publishes, tracing, alarm topic)', () => {
+  it('finds nothing unacknowledged, and the only acknowledgements are the ones whose reasons are facts', () => {
+    const { app, stack } = userStack();
+    const alarms = new AlarmTopic(stack, 'Alarms');
+    topologyIn(
+      { alarmTopic: alarms.topic },
+      { ...topology, topics: { orders: { largePayloads: true }, payments: { largePayloads: true } } },
+    )(stack);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+    const acknowledged: string[] = [];
+    const visit = (c: IConstruct) => {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== 'aws:cdk:acknowledged-rules') continue;
+        for (const id of Object.keys(entry.data as Record<string, string>))
+          acknowledged.push(`${c.node.path} ${id.replace(/^Annotation::/, '')}`);
+      }
+      c.node.children.forEach(visit);
+    };
+    visit(app);
+    const bucketObjects = '<FanoutPayloadBucketPayloadsF54ED20F.Arn>/*';
+    expect(acknowledged.sort()).toEqual([
+      // X-Ray's PutTraceSegments and PutTelemetryRecords take no resource (audit traces; billing does not).
+      'UserStack/Fanout/Group-audit/FunctionServiceRole AwsSolutions-IAM5[Resource::*]',
+      // Payload object keys are made per message: the grant is on the bucket's objects.
+      `UserStack/Fanout/Group-audit/FunctionServiceRole AwsSolutions-IAM5[Resource::${bucketObjects}]`,
+      // billing publishes to payments, under alias/aws/sns: CDK's encrypt grant, limited by kms:ResourceAliases.
+      'UserStack/Fanout/Group-billing/FunctionServiceRole AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      `UserStack/Fanout/Group-billing/FunctionServiceRole AwsSolutions-IAM5[Resource::${bucketObjects}]`,
+      'UserStack/Fanout/Group-billing/FunctionServiceRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+      // The access-log bucket itself is not logged.
+      'UserStack/Fanout/PayloadBucket/AccessLogs AwsSolutions-S1',
+    ]);
+  });
+});
+
+it('imports nothing but aws-cdk-lib, constructs, node built-ins and fanout’s lib in fanout/cdk (no cdk-nag)', () => {
+  // The published entry point must load with aws-cdk-lib and constructs only.
+  const sources = [
+    'alarm-topic',
+    'consumer-group',
+    'fanout-topic',
+    'fanout-topology',
+    'groups-dashboard',
+    'index',
+    'payload-bucket',
+    'prefixed-table',
+  ];
+  for (const name of sources) {
+    const source = readFileSync(path.join(projectRoot, 'infra/constructs', `${name}.ts`), 'utf8');
+    const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+    for (const specifier of imports)
+      expect(specifier, `${name}.ts`).toMatch(
+        /^(aws-cdk-lib|constructs|node:.*|\.\/.*|\.\.\/\.\.\/lib\/index\.ts)$/,
+      );
+  }
+});
