@@ -69,7 +69,7 @@ async function fanout(args: string[], env: NodeJS.ProcessEnv = PLAIN, timeout = 
 
 describe('npm start -- --once (the README command)', () => {
   it('runs the demo on the embedded emulator and exits 0 with every check held', async () => {
-    const { stdout } = await run('node', ['cli/fanout.ts', 'dev', '--once'], {
+    const { stdout } = await run('node', ['cli/fanout.ts', 'dev', '--demo', '--once'], {
       cwd: projectRoot,
       timeout: 120_000,
     });
@@ -106,6 +106,7 @@ describe('npm start -- --endpoint URL: an existing cloud', () => {
       '--endpoint',
       endpoint,
       'dev',
+      '--demo',
       '--once',
       // A whole demo takes ~30 s on an idle machine; the suite runs two projects at once on 2 cores.
       '--settle-seconds',
@@ -243,7 +244,7 @@ describe.skipIf(target !== 'embedded')(
       expect,
       onTestFinished,
     }) => {
-      const dev = fanoutChild(['dev', '--port', '0']);
+      const dev = fanoutChild(['dev', '--demo', '--port', '0']);
       onTestFinished(() => dev.stop());
       const hint = await dev.until(
         (out) =>
@@ -297,7 +298,7 @@ describe.skipIf(target !== 'embedded')(
       expect,
       onTestFinished,
     }) => {
-      const dev = fanoutChild(['dev', '--port', '0']);
+      const dev = fanoutChild(['dev', '--demo', '--port', '0']);
       onTestFinished(() => dev.stop());
       await dev.until((out) => out.includes('Published the demo'), 'the demo to be published');
       dev.child.kill('SIGINT');
