@@ -69,7 +69,8 @@ async function fanout(args: string[], env: NodeJS.ProcessEnv = PLAIN, timeout = 
 
 describe('npm start -- --once (the README command)', () => {
   it('runs the demo on the embedded emulator and exits 0 with every check held', async () => {
-    const { stdout } = await run('node', ['cli/fanout.ts', 'dev', '--demo', '--once'], {
+    // The README's command as it is: package.json's start script (fanout dev --demo) with --once.
+    const { stdout } = await run('npm', ['start', '--', '--once'], {
       cwd: projectRoot,
       timeout: 120_000,
     });
