@@ -180,6 +180,11 @@ describe('npm start -- --endpoint URL: an existing cloud', () => {
       /^fanout: --port is for the embedded emulator; with --endpoint nothing is started/,
     ],
     [
+      '--orders without --demo',
+      ['dev', '--orders', '5'],
+      /^fanout: --orders and --settle-seconds are options of the demo: add --demo, or leave them out\n$/,
+    ],
+    [
       '--dynamodb-endpoint without --endpoint',
       ['dev', '--dynamodb-endpoint', 'http://127.0.0.1:9'],
       /^fanout: --dynamodb-endpoint goes with --endpoint URL/,
