@@ -7,6 +7,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import type { DevDemo, DevRun, GroupTally } from '../../cli/dev.ts';
+import { CliError } from '../../cli/target.ts';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import { POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
 import type { ProvisionedStack } from '../index.ts';
@@ -57,6 +58,9 @@ export interface OtherGroupReport {
 
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 
+/** The topics of the example topology the demo publishes to. */
+const DEMO_TOPICS = ['orders', 'payments', 'ledger.fifo'];
+
 /** The demo as `fanout dev --demo` runs it. */
 export function createDemo(options: DemoRunOptions = {}): DevDemo {
   return {
@@ -70,6 +74,11 @@ export function createDemo(options: DemoRunOptions = {}): DevDemo {
 async function runDemo(run: DevRun, options: DemoRunOptions): Promise<boolean> {
   const { stack, sqs, print, signals } = run;
   const { provisioned } = stack;
+  const missing = DEMO_TOPICS.filter((t) => !provisioned.topics.has(t));
+  if (missing.length > 0)
+    throw new CliError(
+      `--demo publishes the reference app's demo to its topics ${DEMO_TOPICS.join(', ')}, and this topology lacks ${missing.join(', ')}: leave --demo out to run your own topology`,
+    );
   const before = await snapshot(provisioned, sqs);
   const earlierEffects = sum(before.effects.values());
   const earlierDead = sum([...before.dead.values()].map((d) => sum(d.values())));

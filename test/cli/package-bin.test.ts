@@ -142,6 +142,14 @@ describe.skipIf(target !== 'embedded')(
       );
     });
 
+    it("dev --demo in a project without the example's topics is one line naming --demo, exit 1", async () => {
+      const result = await fanout(['dev', '--demo', '--once']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        "fanout: --demo publishes the reference app's demo to its topics orders, payments, ledger.fifo, and this topology lacks orders, payments, ledger.fifo: leave --demo out to run your own topology\n",
+      );
+    }, 60_000);
+
     it("dev --once runs that project's topology and handler, and loads none of fanout's example or demo", async () => {
       const log = path.join(project, 'modules.log');
       const result = await fanout(['dev', '--once'], {
