@@ -3,38 +3,52 @@ import { constants } from 'node:os';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import cliProgress from 'cli-progress';
-import Table from 'cli-table3';
-import { EffectsLedger } from '../functions/shared/effects-ledger.ts';
 import type { TopologyDefinition } from '../lib/index.ts';
 import {
   BATCH_CHANNEL,
   type BatchReport,
   createSqsClient,
-  POISON_REASON_ATTRIBUTE,
   RESOURCE_PREFIX_VARIABLE,
   resourcePrefix,
 } from '../lib/index.ts';
-import {
-  checkDemo,
-  type DemoOptions,
-  type DemoPlan,
-  demoSettled,
-  type GroupCheck,
-  publishDemoTraffic,
-  readAllMessages,
-  readFigures,
-} from '../localstack/demo/demo-traffic.ts';
-import type { InvocationReport, ProvisionedStack } from '../localstack/index.ts';
+import type { InvocationReport, ProvisionedStack, SqsLambdaHandler } from '../localstack/index.ts';
 import { type LocalStack, startLocalStack } from '../localstack/index.ts';
+import { readFigures } from './queue-figures.ts';
 import { CliError, DEFAULT_LOCAL_ENDPOINT } from './target.ts';
 
-/** Options of the dev command (`npm start`, `fanout dev`). */
-export interface DevOptions extends DemoOptions {
+/**
+ * What `fanout dev --demo` adds to a dev run: the reference app's demo. The CLI loads it only when asked
+ * for it (`localstack/demo/demo-run.ts`), so a dev run in another project never loads the example app.
+ */
+export interface DevDemo {
+  /** Wraps each group's handler before its runner drives it (the demo's fault injection). */
+  readonly wrapHandler?: (group: string, handler: SqsLambdaHandler) => SqsLambdaHandler;
+  /** Arguments of `npx fanout …` in the "from another terminal" hint that publish to the demo's topology. */
+  readonly publishHint: string;
+  /** Publishes the demo, shows its progress, judges it; resolves whether every check held. */
+  run(run: DevRun): Promise<boolean>;
+}
+
+/** Options of the dev command (`fanout dev`; `npm start` = `fanout dev --demo`). */
+export interface DevOptions {
   readonly topology: TopologyDefinition;
+  /** Directory the topology's handler paths are relative to. */
   readonly projectRoot: string;
-  /** Run the demo once, print the checks and return; otherwise keep serving until Ctrl-C. */
+  /**
+   * With a demo: run it once, print the checks and return. Without: start the stack (provisioning and
+   * every handler loaded) and return at once. Otherwise keep serving until Ctrl-C.
+   */
   readonly once: boolean;
+  /**
+   * The reference app's demo to run once the stack is up.
+   * @default none: the topology runs with no traffic but what you publish
+   */
+  readonly demo?: DevDemo;
+  /**
+   * The `--topology` file as given on the command line, repeated in the "from another terminal" hints.
+   * @default none: the hints rely on the default, infra/topology.ts
+   */
+  readonly topologyArgument?: string;
   /**
    * Port of SNS + SQS of the embedded cloud; DynamoDB listens on the next one. `0` picks free ports.
    * @default 4566 (0 with `once`)
@@ -46,11 +60,6 @@ export interface DevOptions extends DemoOptions {
    * @default the embedded cloud
    */
   readonly endpoints?: { readonly snsSqs: string; readonly dynamodb: string };
-  /**
-   * Seconds to wait for the demo to settle before judging it.
-   * @default 90
-   */
-  readonly settleSeconds?: number;
   /**
    * Show the handlers' JSON logs and EMF metrics (otherwise only the figures and the checks).
    * @default false
@@ -78,7 +87,8 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
-interface GroupTally {
+/** A group's figures from its consumer's batch reports. */
+export interface GroupTally {
   processed: number;
   retried: number;
   duplicates: number;
@@ -86,20 +96,10 @@ interface GroupTally {
   failedBatches: number;
 }
 
-/** What the cloud held before the demo: effects, FIFO streams and dead letters of earlier runs. */
-interface Snapshot {
-  /** Recorded effects per group. */
-  readonly effects: ReadonlyMap<string, number>;
-  readonly streams: ReadonlyMap<string, number[]>;
-  /** Dead letters per group, by reason. */
-  readonly dead: ReadonlyMap<string, ReadonlyMap<string, number>>;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 
 /** Ctrl-C and SIGTERM: the first stops the run (whatever waits on `pause` wakes), a second exits at once. */
-class StopSignals {
+export class StopSignals {
   stoppedBy: NodeJS.Signals | undefined;
   private wake = () => {};
   private readonly stopped = new Promise<void>((resolve) => {
@@ -130,7 +130,7 @@ class StopSignals {
 }
 
 /** Per-group figures from the consumers' batch reports and the runners' invocation reports. */
-class BatchTallies {
+export class BatchTallies {
   readonly byGroup = new Map<string, GroupTally>();
   readonly batchFailures: string[] = [];
 
@@ -160,7 +160,7 @@ class BatchTallies {
 }
 
 /** What a dev run works with once its stack is up. */
-interface DevRun {
+export interface DevRun {
   readonly options: DevOptions;
   readonly stack: LocalStack;
   readonly sqs: SQSClient;
@@ -173,12 +173,10 @@ interface DevRun {
 }
 
 /**
- * Starts the local cloud (or uses the one at `endpoints`), provisions the topology, runs every group,
- * publishes the demo traffic, shows live per-group figures and then a table checking every group's
- * effects were applied exactly once. Without `once` it then keeps the runners going and the figures
- * live until SIGINT/SIGTERM. On a cloud that already holds effects or dead letters of earlier runs, the
- * checks count only what this run added. Stops everything it started before it returns, also on
- * Ctrl-C (then `stoppedBy` says so).
+ * Starts the local cloud (or uses the one at `endpoints`), provisions the topology and runs every
+ * group's handler. With a demo, runs it (traffic, progress, checks). Without `once` it then keeps the
+ * runners going and every group's figures live until SIGINT/SIGTERM. Stops everything it started
+ * before it returns, also on Ctrl-C (then `stoppedBy` says so).
  */
 export async function runDev(options: DevOptions): Promise<DevResult> {
   const out = options.out ?? process.stdout;
@@ -206,7 +204,7 @@ export async function runDev(options: DevOptions): Promise<DevResult> {
     };
     printStack(run);
     if (signals.stoppedBy) return { ok: false, stoppedBy: signals.stoppedBy };
-    const ok = await runDemo(run);
+    const ok = options.demo ? await options.demo.run(run) : true;
     if (signals.stoppedBy || options.once) return { ok, stoppedBy: signals.stoppedBy };
     printNextSteps(run);
     await showLiveFigures(
@@ -242,6 +240,7 @@ async function startDevStack(options: DevOptions, tallies: BatchTallies, print: 
     projectRoot: options.projectRoot,
     embedded: options.endpoints ? false : { snsSqsPort: port, dynamodbPort: port === 0 ? 0 : port + 1 },
     onInvocation: tallies.onInvocation,
+    wrapHandler: options.demo?.wrapHandler,
   });
 }
 
@@ -268,140 +267,29 @@ function printStack({ stack, endpoints, prefix, print }: DevRun): void {
   print();
 }
 
-/** Publishes the demo, shows its progress until it settles, judges it; resolves whether every check held. */
-async function runDemo(run: DevRun): Promise<boolean> {
-  const { stack, sqs, print, options, signals } = run;
-  const { provisioned } = stack;
-  const before = await snapshot(provisioned, sqs);
-  const earlierEffects = sum(before.effects.values());
-  const earlierDead = sum([...before.dead.values()].map((d) => sum(d.values())));
-  if (earlierEffects + earlierDead > 0)
-    print(
-      `The cloud already holds ${earlierEffects} effects and ${earlierDead} dead letters of earlier runs: the checks count only what this run adds.`,
-    );
-  const plan = await publishDemoTraffic(provisioned, options);
-  const published = sum(plan.delivered.values());
-  print(
-    `Published the demo: ${published} deliveries across ${plan.delivered.size} groups (duplicates, transient failures and poison included).`,
-  );
-  const settled = await showDemoProgress(run, plan, before);
-  print();
-  if (signals.stoppedBy) {
-    print('Stopped before the demo was judged.');
-    return false;
-  }
-  let checks = await checkDemo(provisioned, plan, sqs);
-  if (earlierEffects + earlierDead > 0)
-    checks = onlyThisRun(checks, plan, before, await snapshot(provisioned, sqs));
-  return reportChecks(run, checks, settled, published);
-}
-
-/** Progress bars per group until the demo settles (or the wait ends); resolves whether it settled. */
-async function showDemoProgress(run: DevRun, plan: DemoPlan, before: Snapshot): Promise<boolean> {
-  const { stack, sqs, options, signals, tallies } = run;
-  const { provisioned } = stack;
-  const bars = new cliProgress.MultiBar(
-    {
-      format:
-        ' {group} |{bar}| {value}/{total} applied · queue {visible} · in flight {inFlight} · retried {retried} · dup skipped {duplicates} · DLQ {dead}',
-      barsize: 20,
-      hideCursor: true,
-      clearOnComplete: false,
-      noTTYOutput: true,
-      notTTYSchedule: 2000,
-      stream: (options.out ?? process.stdout) as NodeJS.WriteStream,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const width = Math.max(...provisioned.topology.groups.map((g) => g.name.length));
-  const groupBars = new Map(
-    provisioned.topology.groups.map((g) => [
-      g.name,
-      bars.create(plan.expectedEffects.get(g.name)?.size ?? 0, 0, {
-        group: g.name.padEnd(width),
-        visible: 0,
-        inFlight: 0,
-        retried: 0,
-        duplicates: 0,
-        dead: 0,
-      }),
-    ]),
-  );
-  const refresh = async () => {
-    const figures = await readFigures(provisioned, sqs);
-    for (const [group, bar] of groupBars) {
-      const t = tallies.tally(group);
-      const f = figures.get(group);
-      bar.update(Math.min(t.processed, bar.getTotal()), {
-        visible: f?.visible ?? 0,
-        inFlight: f?.inFlight ?? 0,
-        retried: t.retried,
-        duplicates: t.duplicates,
-        dead: f?.dead ?? 0,
-      });
-    }
-  };
-  const deadline = Date.now() + (options.settleSeconds ?? 90) * 1000;
-  let settled = false;
-  while (!settled && !signals.stoppedBy && Date.now() < deadline) {
-    await signals.pause(250);
-    await refresh();
-    settled =
-      (await demoSettled(provisioned, plan, sqs)) &&
-      (await deadLettersArrived(provisioned, plan, before, sqs));
-  }
-  await refresh();
-  bars.stop();
-  return settled;
-}
-
-/** Prints the checks table and verdict, emits them as JSON; resolves whether every check held. */
-function reportChecks(
-  run: DevRun,
-  checks: readonly GroupCheck[],
-  settled: boolean,
-  published: number,
-): boolean {
-  const { print, emit, tallies, options, endpoints, prefix } = run;
-  print(renderChecks(checks, tallies.byGroup));
-  for (const failure of tallies.batchFailures.slice(0, 5)) print(`  whole batch failed: ${failure}`);
-  const ok = settled && checks.every((c) => c.ok);
-  print(
-    ok
-      ? 'Every check held: each effect applied exactly once, poison dead-lettered with its reason, FIFO order kept.'
-      : settled
-        ? 'Some checks FAILED (see the table above).'
-        : `Some checks FAILED: the demo did not settle within ${options.settleSeconds ?? 90} s (see the table above).`,
-  );
-  emit({
-    kind: 'checks',
-    ok,
-    settled,
-    endpoints,
-    ...(prefix ? { prefix } : {}),
-    published,
-    groups: checks.map((c) => ({
-      ...c,
-      retried: tallies.byGroup.get(c.group)?.retried ?? 0,
-      duplicatesSkipped: tallies.byGroup.get(c.group)?.duplicates ?? 0,
-    })),
-    batchFailures: tallies.batchFailures,
-  });
-  return ok;
+/** How to publish to the first topic of a topology: a one-event example. */
+function publishHint({ topology }: ProvisionedStack): string {
+  const topic = topology.topics[0];
+  if (!topic) return 'publish <topic> \'{"hello":"world"}\' --type Hello';
+  return `publish ${topic.name} '{"hello":"world"}' --type Hello${topic.fifo ? ' --group-id g-1' : ''}`;
 }
 
 /** After the demo (without --once): how to publish, watch and inspect from another terminal. */
-function printNextSteps({ stack, endpoints, prefix, print }: DevRun): void {
+function printNextSteps({ stack, endpoints, prefix, print, options }: DevRun): void {
   print();
   print(
     `The ${stack.cloud ? 'local cloud keeps running' : 'runners keep running'}; Ctrl-C stops ${stack.cloud ? 'it' : 'them'}. From another terminal:`,
   );
-  const fanout = `${prefix ? `${RESOURCE_PREFIX_VARIABLE}=${prefix} ` : ''}npx fanout${endpoints.sns === DEFAULT_LOCAL_ENDPOINT ? '' : ` --endpoint ${endpoints.sns}`}`;
-  print(
-    `  ${fanout} publish orders '{"orderId":"o-1","customer":"me","amount":5}' --type OrderPlaced --count 4000`,
-  );
+  const fanout = [
+    ...(prefix ? [`${RESOURCE_PREFIX_VARIABLE}=${prefix}`] : []),
+    'npx fanout',
+    ...(endpoints.sns === DEFAULT_LOCAL_ENDPOINT ? [] : [`--endpoint ${endpoints.sns}`]),
+    ...(options.topologyArgument ? [`--topology ${options.topologyArgument}`] : []),
+  ].join(' ');
+  const groups = stack.provisioned.topology.groups;
+  print(`  ${fanout} ${options.demo?.publishHint ?? publishHint(stack.provisioned)}`);
   print(`  ${fanout} status --watch`);
-  print(`  ${fanout} dlq peek notifications`);
+  if (groups[0]) print(`  ${fanout} dlq peek ${groups[0].name}`);
   print();
   print('Live figures (processed and retried since the start):');
 }
@@ -429,82 +317,6 @@ async function useExistingCloud(endpoints: { snsSqs: string; dynamodb: string })
       `cannot reach DynamoDB at ${endpoints.dynamodb} (${firstLine(error)}): pass the URL it serves on with --dynamodb-endpoint (default: the --endpoint URL)`,
     );
   }
-}
-
-/** Effects, FIFO streams and dead letters (by reason) the cloud holds now. */
-async function snapshot(stack: ProvisionedStack, sqs: SQSClient): Promise<Snapshot> {
-  const { applied, streams } = await new EffectsLedger(stack.tables.effects).readAll();
-  const effects = new Map<string, number>();
-  for (const key of applied.keys()) {
-    const group = key.slice(0, key.indexOf('#'));
-    effects.set(group, (effects.get(group) ?? 0) + 1);
-  }
-  const dead = new Map<string, Map<string, number>>();
-  await Promise.all(
-    [...stack.groups].map(async ([group, { dlq }]) => {
-      const reasons = new Map<string, number>();
-      for (const m of await readAllMessages(sqs, dlq.url)) {
-        const reason = m.MessageAttributes?.[POISON_REASON_ATTRIBUTE]?.StringValue ?? 'redrive';
-        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-      }
-      dead.set(group, reasons);
-    }),
-  );
-  return { effects, streams, dead };
-}
-
-/** Every group's DLQ holds its earlier dead letters plus every dead letter the demo expects. */
-async function deadLettersArrived(
-  stack: ProvisionedStack,
-  plan: DemoPlan,
-  before: Snapshot,
-  sqs: SQSClient,
-): Promise<boolean> {
-  const figures = await readFigures(stack, sqs);
-  return [...plan.expectedDead].every(
-    ([group, dead]) =>
-      (figures.get(group)?.dead ?? 0) >= sum(before.dead.get(group)?.values() ?? []) + sum(dead.values()),
-  );
-}
-
-/** The checks of `checkDemo` on a cloud that held earlier runs' effects and dead letters: only this run's. */
-function onlyThisRun(
-  checks: readonly GroupCheck[],
-  plan: DemoPlan,
-  before: Snapshot,
-  after: Snapshot,
-): GroupCheck[] {
-  return checks.map((c) => {
-    const unexpected = Math.max(0, c.unexpected - (before.effects.get(c.group) ?? 0));
-    const earlierDead = before.dead.get(c.group) ?? new Map<string, number>();
-    const deadFound = c.deadFound - sum(earlierDead.values());
-    const deadReasonsOk = [...(plan.expectedDead.get(c.group) ?? new Map<string, number>())].every(
-      ([reason, count]) =>
-        (after.dead.get(c.group)?.get(reason) ?? 0) - (earlierDead.get(reason) ?? 0) === count,
-    );
-    const orderOk = [...plan.expectedStreams]
-      .filter(([key]) => key.startsWith(`${c.group}#`))
-      .every(
-        ([key, order]) =>
-          JSON.stringify((after.streams.get(key) ?? []).slice(before.streams.get(key)?.length ?? 0)) ===
-          JSON.stringify(order),
-      );
-    return {
-      ...c,
-      unexpected,
-      deadFound,
-      deadReasonsOk,
-      orderOk,
-      ok:
-        c.missing === 0 &&
-        c.doubled === 0 &&
-        unexpected === 0 &&
-        deadFound === c.deadExpected &&
-        deadReasonsOk &&
-        orderOk &&
-        c.drained,
-    };
-  });
 }
 
 /**
@@ -564,40 +376,4 @@ async function showLiveFigures(
     }
     await pause(1000);
   }
-}
-
-function renderChecks(checks: readonly GroupCheck[], tallies: ReadonlyMap<string, GroupTally>): string {
-  const table = new Table({
-    head: [
-      'group',
-      'effects expected',
-      'applied once',
-      'missing',
-      'doubled',
-      'retried',
-      'dup skipped',
-      'DLQ (expected)',
-      'order',
-      'queue empty',
-      'result',
-    ],
-    style: { head: [], border: [] },
-  });
-  for (const c of checks) {
-    const t = tallies.get(c.group);
-    table.push([
-      c.group,
-      c.expected,
-      c.appliedOnce,
-      c.missing,
-      c.doubled + c.unexpected,
-      t?.retried ?? 0,
-      t?.duplicates ?? 0,
-      `${c.deadFound} (${c.deadExpected})${c.deadReasonsOk ? '' : ' reasons!'}`,
-      c.orderOk ? 'kept' : 'BROKEN',
-      c.drained ? 'yes' : 'no',
-      c.ok ? 'ok' : 'FAIL',
-    ]);
-  }
-  return table.toString();
 }

@@ -6,14 +6,15 @@ import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
-import type { TopologyDefinition } from '../lib/index.ts';
 import { FanoutError } from '../lib/index.ts';
 import { peekDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters.ts';
 import { publishFromCli } from './publish.ts';
 import { readStatus, type StackStatus } from './status.ts';
 import { CliError, groupOf, resolveTarget, type TargetOptions } from './target.ts';
+import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from './topology-file.ts';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Where fanout itself is installed (its bench lives there); never the project the CLI works on. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // `fanout topology | head -1`: the reader went away; stop quietly, as Unix tools do.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -34,12 +35,9 @@ function positive(value: string): number {
   return n;
 }
 
-async function loadTopology(): Promise<TopologyDefinition> {
-  return (await import('../infra/topology.ts')).default;
-}
-
 interface GlobalOptions extends TargetOptions {
   json?: boolean;
+  topology?: string;
 }
 
 const program = new Command()
@@ -48,6 +46,10 @@ const program = new Command()
     'Operate a fanout stack: run it locally, publish, watch groups, inspect and redrive dead letters.',
   )
   .option('--json', 'print machine-readable JSON instead of tables')
+  .option(
+    '--topology <file>',
+    `the topology module (its default export: defineTopology({ … })), relative to the working directory (default: ${DEFAULT_TOPOLOGY_FILE})`,
+  )
   .option(
     '--endpoint <url>',
     'SNS/SQS endpoint (default: AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL, else http://127.0.0.1:4566)',
@@ -63,15 +65,27 @@ const print = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
 const printJson = (value: unknown): void => print(JSON.stringify(value, null, 2));
+const loadTopology = () => loadTopologyFile(globals().topology);
 const target = async () => resolveTarget(await loadTopology(), globals());
 const table = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
 
 program
   .command('dev')
   .description(
-    'run the whole stack with demo traffic (what npm start runs): on the embedded emulator, or with --endpoint on a cloud that is already running',
+    "run your topology locally (emulator, provisioning, every group's handler, live figures): on the embedded emulator, or with --endpoint on a cloud that is already running",
   )
-  .option('--once', 'run the demo once, check it, and exit (status 0 only if every check held)')
+  .option(
+    '--project-root <dir>',
+    "directory the topology's handler paths resolve against (default: the working directory)",
+  )
+  .option(
+    '--demo',
+    "run the reference app's demo traffic and checks (what npm start runs; needs the example topology)",
+  )
+  .option(
+    '--once',
+    'with --demo: run the demo once, check it, and exit (status 0 only if every check held); without: start, provision, load every handler, and exit',
+  )
   .option(
     '--port <port>',
     'SNS + SQS port of the embedded emulator; DynamoDB uses the next one (default 4566, free ports with --once)',
@@ -81,19 +95,29 @@ program
     '--dynamodb-endpoint <url>',
     'with --endpoint: DynamoDB endpoint of that cloud (default: the --endpoint URL, as on moto and LocalStack)',
   )
-  .option('--orders <n>', 'orders the demo places', positive, 20)
-  .option('--settle-seconds <n>', 'how long the demo may take to settle before it is judged', positive, 90)
+  .option('--orders <n>', 'with --demo: orders the demo places (default 20)', positive)
+  .option(
+    '--settle-seconds <n>',
+    'with --demo: how long the demo may take to settle before it is judged (default 90)',
+    positive,
+  )
   .option('--verbose', "show the handlers' JSON logs and metrics, and at the end one event's trace")
   .action(
     async (options: {
       once?: boolean;
-      settleSeconds: number;
+      demo?: boolean;
+      projectRoot?: string;
+      settleSeconds?: number;
       port?: number;
       dynamodbEndpoint?: string;
-      orders: number;
+      orders?: number;
       verbose?: boolean;
     }) => {
-      const { endpoint, stack, json } = globals();
+      const { endpoint, stack, json, topology } = globals();
+      if (!options.demo && (options.orders !== undefined || options.settleSeconds !== undefined))
+        throw new CliError(
+          '--orders and --settle-seconds are options of the demo: add --demo, or leave them out',
+        );
       if (stack) throw new CliError('dev runs the stack locally; --stack is for a deployed stack');
       if (options.dynamodbEndpoint && !endpoint)
         throw new CliError(
@@ -105,18 +129,27 @@ program
         );
       const [{ runDev, signalExitCode }, { PortInUseError }, traces] = await Promise.all([
         import('./dev.ts'),
-        import('../localstack/emulator/embedded-cloud.ts'),
+        import('../localstack/index.ts'),
         import('./trace.ts'),
       ]);
-      const recording = await traces.recordTraces(path.join(projectRoot, traces.TRACE_FILE));
+      const recording = await traces.recordTraces(
+        path.join(path.resolve(options.projectRoot ?? '.'), traces.TRACE_FILE),
+      );
+      // The reference app's demo loads only when asked for: another project's dev run never loads it.
+      const demo = options.demo
+        ? (await import('../localstack/demo/demo-run.ts')).createDemo({
+            orders: options.orders,
+            settleSeconds: options.settleSeconds,
+          })
+        : undefined;
       try {
         const result = await runDev({
           topology: await loadTopology(),
-          projectRoot,
+          projectRoot: path.resolve(options.projectRoot ?? '.'),
+          topologyArgument: topology,
+          demo,
           once: options.once ?? false,
           port: options.port,
-          orders: options.orders,
-          settleSeconds: options.settleSeconds,
           verbose: options.verbose,
           endpoints: endpoint
             ? { snsSqs: endpoint, dynamodb: options.dynamodbEndpoint ?? endpoint }
@@ -146,7 +179,7 @@ program
     const json = globals().json;
     const started = Date.now();
     const result = spawnSync(process.execPath, ['bench/run.ts', ...(options.quick ? ['--quick'] : [])], {
-      cwd: projectRoot,
+      cwd: packageRoot,
       // With --json the bench's own table goes to stderr and stdout carries only the JSON.
       stdio: json ? ['inherit', process.stderr, 'inherit'] : 'inherit',
     });
@@ -157,7 +190,7 @@ program
 /** Where `bench/run.ts` wrote its results, with the figures of each comparison. */
 async function benchSummary(status: number | null, started: number) {
   const { readFileSync, statSync } = await import('node:fs');
-  const dir = path.join(projectRoot, 'bench', 'results');
+  const dir = path.join(packageRoot, 'bench', 'results');
   const files = {
     json: path.join(dir, 'latest.json'),
     markdown: path.join(dir, 'latest.md'),
@@ -192,7 +225,9 @@ async function benchSummary(status: number | null, started: number) {
 
 program
   .command('topology')
-  .description('show the topics and consumer groups of infra/topology.ts as a tree')
+  .description(
+    'show the topics and consumer groups of the topology (--topology, default infra/topology.ts) as a tree',
+  )
   .action(async () => {
     const { resolveTopology } = await import('../lib/topology.ts');
     const topology = resolveTopology(await loadTopology());
@@ -215,7 +250,7 @@ program
 program
   .command('publish')
   .description('publish an event to a topic: fanout publish orders \'{"orderId":"o-1"}\' --type OrderPlaced')
-  .argument('<topic>', 'topic name from infra/topology.ts')
+  .argument('<topic>', 'topic name from the topology')
   .argument('<payload>', 'JSON data (or a whole { type, data } envelope), @file.json, or - for stdin')
   .option('--type <type>', 'event type (also the `type` message attribute)')
   .option(
@@ -326,7 +361,7 @@ program
   .option('--file <path>', 'read the spans from this file instead (one JSON span per line)')
   .action(async (id: string, options: { file?: string }) => {
     const { readSpans, renderTraceTree, spansOfEvent, TRACE_FILE } = await import('./trace.ts');
-    const file = options.file ? path.resolve(options.file) : path.join(projectRoot, TRACE_FILE);
+    const file = options.file ? path.resolve(options.file) : path.resolve(TRACE_FILE);
     const spans = spansOfEvent(readSpans(file), id);
     if (spans.length === 0) throw new CliError(`no recorded span carries event or trace '${id}' in ${file}`);
     if (globals().json) printJson(spans);

@@ -60,7 +60,7 @@ export function localEndpoints(
 
 /**
  * Resolves topics and groups: from a deployed stack's CloudFormation outputs (`--stack`), or by name
- * on an endpoint (embedded emulator, LocalStack, moto), with names from `infra/topology.ts` (after
+ * on an endpoint (embedded emulator, LocalStack, moto), with names from the topology (`--topology`, default `infra/topology.ts`; after
  * `FANOUT_RESOURCE_PREFIX`, when set, as local provisioning names them).
  * Fails with one actionable line when the target cannot be reached.
  */

@@ -1,5 +1,4 @@
 import { consumer } from '../lib/index.ts';
-import { simulateDemoFaults } from './shared/demo-faults.ts';
 import { EffectsLedger } from './shared/effects-ledger.ts';
 import { Posting } from './shared/events.ts';
 
@@ -11,7 +10,6 @@ export const handler = consumer({
     Posting: {
       schema: Posting,
       handle: async (posting, context) => {
-        await simulateDemoFaults(posting, context);
         await effects.append(context, posting.account, posting.seq);
         await effects.record(context, `posted ${posting.amount} to ${posting.account}`);
       },

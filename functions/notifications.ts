@@ -1,5 +1,4 @@
 import { consumer } from '../lib/index.ts';
-import { simulateDemoFaults } from './shared/demo-faults.ts';
 import { EffectsLedger } from './shared/effects-ledger.ts';
 import { OrderPlaced } from './shared/events.ts';
 
@@ -11,7 +10,6 @@ export const handler = consumer({
     OrderPlaced: {
       schema: OrderPlaced,
       handle: async (order, context) => {
-        await simulateDemoFaults(order, context);
         await effects.record(context, `notified ${order.customer} about ${order.orderId}`);
       },
     },

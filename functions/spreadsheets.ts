@@ -1,5 +1,4 @@
 import { consumer } from '../lib/index.ts';
-import { simulateDemoFaults } from './shared/demo-faults.ts';
 import { EffectsLedger } from './shared/effects-ledger.ts';
 import { OrderCancelled, OrderPlaced } from './shared/events.ts';
 
@@ -11,14 +10,12 @@ export const handler = consumer({
     OrderPlaced: {
       schema: OrderPlaced,
       handle: async (order, context) => {
-        await simulateDemoFaults(order, context);
         await effects.record(context, `row: placed ${order.orderId} ${order.amount}`);
       },
     },
     OrderCancelled: {
       schema: OrderCancelled,
       handle: async (order, context) => {
-        await simulateDemoFaults(order, context);
         await effects.record(context, `row: cancelled ${order.orderId}`);
       },
     },

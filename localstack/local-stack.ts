@@ -38,6 +38,12 @@ export interface LocalStackOptions {
    * @default 1
    */
   readonly waitTimeSeconds?: number;
+  /**
+   * Wraps a group's handler before its runner drives it (the reference app's demo injects its faults
+   * this way, so that deployed handlers carry none).
+   * @default none: the handler as the module exports it
+   */
+  readonly wrapHandler?: (group: string, handler: SqsLambdaHandler) => SqsLambdaHandler;
 }
 
 /** A running local stack: emulator, provisioned topology, one runner per group. */
@@ -83,7 +89,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         queueUrl: queue.url,
         queueArn: queue.arn,
         region,
-        handler: module.handler,
+        handler: options.wrapHandler?.(group.name, module.handler) ?? module.handler,
         sqs,
         batchSize: group.batchSize,
         batchingWindowSeconds: group.batchingWindowSeconds,

@@ -1,35 +1,25 @@
 import { z } from 'zod';
 
-/** Demo fault injection: the handler fails this many deliveries before it succeeds. */
-const faults = {
-  failuresBeforeSuccess: z.number().int().min(0).optional(),
-  workMs: z.number().int().min(0).optional(),
-};
-
 /** The example app's events (the `data` of each envelope), one schema per event type. */
 export const OrderPlaced = z.object({
   orderId: z.string().min(1),
   customer: z.string().min(1),
   amount: z.number().positive(),
-  ...faults,
 });
 export const OrderCancelled = z.object({
   orderId: z.string().min(1),
   reason: z.string().optional(),
-  ...faults,
 });
 export const PaymentCaptured = z.object({
   paymentId: z.string().min(1),
   orderId: z.string().min(1),
   amount: z.number().positive(),
-  ...faults,
 });
 /** A ledger posting; `seq` counts the postings of one account from 1. */
 export const Posting = z.object({
   account: z.string().min(1),
   seq: z.number().int().positive(),
   amount: z.number(),
-  ...faults,
 });
 
 export type OrderPlaced = z.infer<typeof OrderPlaced>;

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient } from '../../lib/index.ts';
+import { withDemoFaults } from '../../localstack/demo/demo-faults.ts';
 import { checkDemo, demoSettled, readAllMessages } from '../../localstack/demo/demo-traffic.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
@@ -27,7 +28,7 @@ describe(`chaos: ${SIZE} events, transient failures, duplicates, shuffling, pois
   beforeAll(async () => {
     cloud = await startTestCloud();
     subscribe(BATCH_CHANNEL, onBatch);
-    stack = await startLocalStack({ topology, projectRoot, embedded: false });
+    stack = await startLocalStack({ topology, projectRoot, embedded: false, wrapHandler: withDemoFaults });
   });
   afterAll(async () => {
     unsubscribe(BATCH_CHANNEL, onBatch);

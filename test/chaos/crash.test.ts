@@ -19,7 +19,7 @@ const KILLS = 3;
 const GROUP = 'crash-audit';
 
 function spawnRunner(): ChildProcess {
-  return spawn('node', ['localstack/runner/run-groups.ts', 'test/chaos/crash-topology.ts'], {
+  return spawn('node', ['localstack/runner/run-groups.ts', 'test/chaos/crash-topology.ts', '--demo-faults'], {
     cwd: projectRoot,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient, Publisher } from '../../lib/index.ts';
+import { withDemoFaults } from '../../localstack/demo/demo-faults.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
 import { FIFO_REDELIVERY_ORDER, itExcept } from '../helpers/targets.ts';
@@ -31,7 +32,7 @@ describe('the example stack on the embedded emulator, end to end', () => {
 
   beforeAll(async () => {
     subscribe(BATCH_CHANNEL, onBatch);
-    stack = await startLocalStack({ topology, projectRoot, embedded: false });
+    stack = await startLocalStack({ topology, projectRoot, embedded: false, wrapHandler: withDemoFaults });
   });
   afterAll(async () => {
     unsubscribe(BATCH_CHANNEL, onBatch);

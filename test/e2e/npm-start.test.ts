@@ -69,7 +69,8 @@ async function fanout(args: string[], env: NodeJS.ProcessEnv = PLAIN, timeout = 
 
 describe('npm start -- --once (the README command)', () => {
   it('runs the demo on the embedded emulator and exits 0 with every check held', async () => {
-    const { stdout } = await run('node', ['cli/fanout.ts', 'dev', '--once'], {
+    // The README's command as it is: package.json's start script (fanout dev --demo) with --once.
+    const { stdout } = await run('npm', ['start', '--', '--once'], {
       cwd: projectRoot,
       timeout: 120_000,
     });
@@ -106,6 +107,7 @@ describe('npm start -- --endpoint URL: an existing cloud', () => {
       '--endpoint',
       endpoint,
       'dev',
+      '--demo',
       '--once',
       // A whole demo takes ~30 s on an idle machine; the suite runs two projects at once on 2 cores.
       '--settle-seconds',
@@ -178,6 +180,11 @@ describe('npm start -- --endpoint URL: an existing cloud', () => {
       /^fanout: --port is for the embedded emulator; with --endpoint nothing is started/,
     ],
     [
+      '--orders without --demo',
+      ['dev', '--orders', '5'],
+      /^fanout: --orders and --settle-seconds are options of the demo: add --demo, or leave them out\n$/,
+    ],
+    [
       '--dynamodb-endpoint without --endpoint',
       ['dev', '--dynamodb-endpoint', 'http://127.0.0.1:9'],
       /^fanout: --dynamodb-endpoint goes with --endpoint URL/,
@@ -243,7 +250,7 @@ describe.skipIf(target !== 'embedded')(
       expect,
       onTestFinished,
     }) => {
-      const dev = fanoutChild(['dev', '--port', '0']);
+      const dev = fanoutChild(['dev', '--demo', '--port', '0']);
       onTestFinished(() => dev.stop());
       const hint = await dev.until(
         (out) =>
@@ -297,7 +304,7 @@ describe.skipIf(target !== 'embedded')(
       expect,
       onTestFinished,
     }) => {
-      const dev = fanoutChild(['dev', '--port', '0']);
+      const dev = fanoutChild(['dev', '--demo', '--port', '0']);
       onTestFinished(() => dev.stop());
       await dev.until((out) => out.includes('Published the demo'), 'the demo to be published');
       dev.child.kill('SIGINT');
