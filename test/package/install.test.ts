@@ -110,9 +110,9 @@ const stack = await startLocalStack({
 try {
   const topicArn = stack.provisioned.topics.get('orders');
   if (!topicArn) throw new Error('orders was not provisioned');
-  const [result] = await new Publisher({ topicArn }).publish({ type: 'OrderPlaced', data: { orderId: 'o-1' } });
+  const published = await new Publisher({ topicArn }).publish({ type: 'OrderPlaced', data: { orderId: 'o-1' } });
   const report = await invocation;
-  console.log(JSON.stringify({ published: result, group: report.group, deleted: report.deleted }));
+  console.log(JSON.stringify({ published: published.id, group: report.group, deleted: report.deleted }));
 } finally {
   await stack.stop();
 }
