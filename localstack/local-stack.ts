@@ -2,11 +2,14 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   createSqsClient,
+  type Group,
   handlerFileCheck,
   IDEMPOTENCY_TABLE_VARIABLE,
   PAYLOAD_BUCKET_VARIABLE,
   resolveTopology,
   type TopologyDefinition,
+  TopologyError,
+  topicArnVariable,
 } from '../lib/index.ts';
 import {
   type EmbeddedCloud,
@@ -71,6 +74,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const provisioned = await provisionTopology(options.topology);
     // Publishers of topics with largePayloads (handlers, the CLI) find the bucket here, as on AWS.
     if (provisioned.payloadBucket) process.env[PAYLOAD_BUCKET_VARIABLE] = provisioned.payloadBucket;
+    // Every group runs in this process, so every topic's ARN is there under the name a group that
+    // `publishes` to it reads (`topicArn('<name>')`), as the stack sets it in Lambda.
+    for (const [name, arn] of provisioned.topics) process.env[topicArnVariable(name)] = arn;
+    Object.assign(process.env, sharedEnvironment(provisioned.topology.groups));
     const sqs = createSqsClient();
     const region = process.env.AWS_REGION ?? 'us-east-1';
     const runners = new Map<string, EventSourceRunner>();
@@ -114,4 +121,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await cloud?.stop();
     throw error;
   }
+}
+
+/**
+ * The groups' own `environment`, for one process that runs them all: a variable two groups give different
+ * values cannot be both here, so that is an error naming both groups.
+ */
+function sharedEnvironment(groups: readonly Group[]): Record<string, string> {
+  const merged: Record<string, string> = {};
+  const owner: Record<string, string> = {};
+  for (const group of groups) {
+    for (const [variable, value] of Object.entries(group.environment)) {
+      if (variable in merged && merged[variable] !== value) {
+        throw new TopologyError([
+          `groups '${owner[variable]}' and '${group.name}' set environment.${variable} to different values; the local runners share one process, so give the variables different names`,
+        ]);
+      }
+      merged[variable] = value;
+      owner[variable] = group.name;
+    }
+  }
+  return merged;
 }

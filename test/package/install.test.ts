@@ -54,13 +54,15 @@ function npmInstall(project: string, dependencies: Record<string, string>) {
 const TOPOLOGY = `import { defineTopology } from 'fanout';
 
 export default defineTopology({
-  topics: { orders: {} },
-  groups: { billing: { subscribe: ['orders'], handler: 'src/billing.ts' } },
+  topics: { orders: {}, payments: {} },
+  groups: { billing: { subscribe: ['orders'], handler: 'src/billing.ts', publishes: ['payments'] } },
 });
 `;
 
 const HANDLER = `import { appendFile } from 'node:fs/promises';
-import { consumer } from 'fanout';
+import { consumer, Publisher, topicArn } from 'fanout';
+
+const payments = new Publisher({ topicArn: topicArn('payments') });
 
 interface OrderPlaced {
   readonly orderId: string;
@@ -70,7 +72,11 @@ export const handler = consumer({
   handlers: {
     OrderPlaced: {
       handle: async (order: OrderPlaced, { envelope }) => {
-        await appendFile(process.env.BILLING_EFFECTS_FILE ?? 'effects.txt', \`\${envelope.id} \${order.orderId}\\n\`);
+        const request = await payments.publish({ type: 'PaymentRequested', data: { orderId: order.orderId } });
+        await appendFile(
+          process.env.BILLING_EFFECTS_FILE ?? 'effects.txt',
+          \`\${envelope.id} \${order.orderId} \${request.type}\\n\`,
+        );
       },
     },
   },
@@ -248,8 +254,10 @@ describe('fanout installed from its packed tarball into a fresh project', () => 
     const resources = Object.entries(template.Resources);
     const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
     const topics = ofType('AWS::SNS::Topic');
-    expect(topics.map(([, r]) => r.Properties?.TopicName)).toEqual(['user-orders']);
-    const [userTopicId] = topics[0];
+    expect(topics).toHaveLength(2);
+    const userTopic = topics.find(([, r]) => r.Properties?.TopicName === 'user-orders');
+    expect(userTopic, 'the user topic is used as is, not created again').toBeDefined();
+    const [userTopicId] = userTopic ?? [''];
     expect(ofType('AWS::SQS::Queue')).toHaveLength(2);
     const queue = ofType('AWS::SQS::Queue').find(([, r]) => r.Properties?.RedrivePolicy);
     expect(queue, 'a queue with a redrive policy to its DLQ').toBeDefined();
@@ -263,7 +271,15 @@ describe('fanout installed from its packed tarball into a fresh project', () => 
       RawMessageDelivery: true,
       TopicArn: { Ref: userTopicId },
     });
-    expect(ofType('AWS::Lambda::Function').length).toBeGreaterThanOrEqual(1);
+    const billing = ofType('AWS::Lambda::Function').find(
+      ([, r]) =>
+        (r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables?.FANOUT_GROUP ===
+        'billing',
+    );
+    expect(billing, 'the billing function').toBeDefined();
+    const variables = (billing?.[1].Properties?.Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    expect(variables).toHaveProperty('FANOUT_TOPIC_PAYMENTS_ARN');
   });
 
   it('the handler runs on the embedded cloud from fanout/local', () => {
@@ -274,6 +290,6 @@ describe('fanout installed from its packed tarball into a fresh project', () => 
     });
     const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
     expect(result).toMatchObject({ group: 'billing', deleted: 1 });
-    expect(readFileSync(effects, 'utf8').trim()).toMatch(/ o-1$/);
+    expect(readFileSync(effects, 'utf8').trim()).toMatch(/ o-1 PaymentRequested$/);
   });
 });
