@@ -50,13 +50,26 @@ export interface UnresolvedItem extends ItemBase {
   readonly error: unknown;
 }
 
-export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem | UnresolvedItem;
+/**
+ * A record whose payload is in S3 (an extended-client pointer): read and decoded when its turn to run
+ * comes, inside its lane and its span, so a slow read holds only its own record (and its FIFO group).
+ */
+export interface OffloadedItem extends ItemBase {
+  readonly kind: 'offloaded';
+}
+
+export type BatchItem = RunnableItem | PoisonItem | FollowerItem | LateItem | UnresolvedItem | OffloadedItem;
 
 /** The log fields that identify an item. */
 export function logFields(item: BatchItem): Record<string, string> {
   const traceId = traceIdOf(item.record);
   const trace: Record<string, string> = traceId ? { traceId } : {};
-  if (item.kind === 'poison' || item.kind === 'late' || item.kind === 'unresolved')
+  if (
+    item.kind === 'poison' ||
+    item.kind === 'late' ||
+    item.kind === 'unresolved' ||
+    item.kind === 'offloaded'
+  )
     return { messageId: item.record.messageId, ...trace };
   return {
     messageId: item.record.messageId,

@@ -10,7 +10,7 @@ import { groupOfQueueName } from '../resource-names.ts';
 import { createTelemetry, type Telemetry } from '../telemetry.ts';
 import { changeVisibility } from '../visibility.ts';
 import { logFields } from './batch-item.ts';
-import { decodeBatch, markInBatchDuplicates } from './decode-stage.ts';
+import { decodeBatch, markInBatchDuplicates, resolveOffloaded } from './decode-stage.ts';
 import { KeyWriter } from './key-writer.ts';
 import { type ConsumerConfig, type ConsumerOptions, resolveConsumerConfig } from './options.ts';
 import type { RecordOutcome } from './record-outcome.ts';
@@ -100,7 +100,7 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
 
   // 1–2. Decode, route, validate, key; in-batch duplicates.
   const startsEnd = budget.until(budget.startBy);
-  const decoded = await decodeBatch(records, {
+  const decodeContext = {
     group,
     fifo,
     routeOf: batch.routeOf,
@@ -108,9 +108,10 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
     startsEnd: startsEnd.reached,
     // Offloaded payloads are read in the claim phase: a slow S3 call is aborted when handlers are abandoned.
     payloads: { client: batch.s3Client, signal: () => budget.signal('claim') },
-  });
-  startsEnd.cancel();
+  };
+  const decoded = await decodeBatch(records, decodeContext);
   const items = markInBatchDuplicates(decoded);
+  const handlersDone = Promise.withResolvers<void>();
 
   // 3. Run, until every lane is done or the abandon margin is reached; then let effects finish.
   const activity = { running: 0 };
@@ -127,10 +128,14 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
     deadLetters: new DeadLetterSender({ sqs, group, locator: batch.locator, signal: effectsSignal, busy }),
     logger: telemetry.logger,
     activity,
+    resolveOffloaded: (item) => resolveOffloaded(item, decodeContext),
+    handlersDone: handlersDone.promise,
   });
   const abandon = budget.until(budget.abandonAt);
   await Promise.race([run.finished, abandon.reached]);
   abandon.cancel();
+  startsEnd.cancel();
+  handlersDone.resolve();
   const effectsEnd = budget.until(budget.endOf('effects'));
   await Promise.race([run.effectsSettled(), effectsEnd.reached]);
   effectsEnd.cancel();

@@ -5,6 +5,7 @@ import type { Envelope } from '../envelope.ts';
 import { IdempotencyKeyError, PayloadUnavailableError, PoisonMessageError } from '../errors.ts';
 import { IdempotencyStore, payloadHash } from '../idempotency-store.ts';
 import { type PayloadSource, resolvePayload } from '../payload-offload.ts';
+import { findPointer } from '../payload-pointer.ts';
 import { decodeRecord } from '../record-decoder.ts';
 import type { BatchItem, FollowerItem, PoisonItem, RunnableItem } from './batch-item.ts';
 import type { ConsumerConfig, TypeRoute } from './options.ts';
@@ -43,10 +44,45 @@ async function decodeItem(delivered: SQSRecord, context: DecodeContext): Promise
   }
   const base = itemBase(record, context);
   try {
-    // An offloaded payload is read before anything looks at the body; the item keeps the pointer record
-    // (a dead-letter copy holds the pointer, not the payload).
-    const resolved = await resolvePayload(record, context.payloads);
-    const { envelope } = decodeRecord(resolved);
+    // An offloaded payload is read when the record's turn to run comes (see resolveOffloaded).
+    if (findPointer(record)) return { ...base, kind: 'offloaded' };
+  } catch (error) {
+    if (error instanceof PoisonMessageError) return poisonItem(record, context, error.reason, error.message);
+    throw error;
+  }
+  return decodeBody(record, record, context);
+}
+
+/**
+ * Reads an offloaded record's payload from S3 and decodes it like any record. The item keeps the pointer
+ * record (a dead-letter copy holds the pointer, not the payload); the idempotency hash is the payload's.
+ * A missing object makes the record poison (`payload-missing`); any other S3 failure, `unresolved`.
+ */
+export async function resolveOffloaded(
+  item: Extract<BatchItem, { kind: 'offloaded' }>,
+  context: DecodeContext,
+): Promise<BatchItem> {
+  try {
+    const resolved = await resolvePayload(item.record, context.payloads);
+    return await decodeBody(item.record, resolved, context);
+  } catch (error) {
+    if (error instanceof PoisonMessageError)
+      return poisonItem(item.record, context, error.reason, error.message);
+    if (error instanceof PayloadUnavailableError)
+      return { ...itemBase(item.record, context), kind: 'unresolved', error };
+    throw error;
+  }
+}
+
+/** Decode → route → validate → key of `readable` (the record, or its resolved copy); the item keeps `record`. */
+async function decodeBody(
+  record: SQSRecord,
+  readable: SQSRecord,
+  context: DecodeContext,
+): Promise<BatchItem> {
+  const base = itemBase(record, context);
+  try {
+    const { envelope } = decodeRecord(readable);
     const route = context.routeOf(envelope.type);
     const data = route.schema
       ? await validateInTime(route.schema, envelope, context.startsEnd)
@@ -61,7 +97,6 @@ async function decodeItem(delivered: SQSRecord, context: DecodeContext): Promise
     if (error instanceof IdempotencyKeyError) {
       return poisonItem(record, context, 'invalid-idempotency-key', error.message);
     }
-    if (error instanceof PayloadUnavailableError) return { ...base, kind: 'unresolved', error };
     throw error;
   }
 }

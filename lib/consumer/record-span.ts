@@ -72,17 +72,27 @@ export function traceOutcome(outcome: RecordOutcome): TraceOutcome {
   }
 }
 
+/** What a record's span needs from the run stage. */
+export interface SpanContextOfBatch {
+  readonly group: string;
+  readonly logger: Telemetry['logger'];
+  /** Resolves when the consumer stops waiting for handlers: a span still open then ends as abandoned. */
+  readonly handlersDone: Promise<void>;
+}
+
 /**
  * Runs one record's work inside its consumer span (`<group> process <type>`), a child of the context
- * the message carries (see {@link recordParent}), and ends the span with the record's outcome. A
- * malformed trace header is logged once for the record and ignored: it never changes the outcome.
+ * the message carries (see {@link recordParent}), and ends the span once, with the record's outcome: the
+ * outcome the batch answers with, so a handler still running when the consumer stops waiting ends its
+ * span as abandoned (`failed`), whatever it does later. A malformed trace header is logged once for the
+ * record and ignored: it never changes the outcome.
  */
 export async function traceRecord(
   item: BatchItem,
-  group: string,
-  logger: Telemetry['logger'],
+  batch: SpanContextOfBatch,
   run: () => Promise<RecordOutcome>,
 ): Promise<RecordOutcome> {
+  const { group, logger } = batch;
   const { record } = item;
   const bad: string[] = [];
   const parent = recordParent(record, (header, value) => bad.push(`${header} ${JSON.stringify(value)}`));
@@ -99,13 +109,23 @@ export async function traceRecord(
     parent,
   );
   traceIds.set(record, span.spanContext().traceId);
+  let ended = false;
+  const endOnce = (outcome: RecordOutcome) => {
+    if (ended) return;
+    ended = true;
+    endSpan(span, outcome);
+  };
+  void batch.handlersDone.then(() => endOnce({ kind: 'abandoned' }));
   try {
     const outcome = await runInSpan(span, parent, run);
-    endSpan(span, outcome);
+    endOnce(outcome);
     return outcome;
   } catch (error) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-    span.end();
+    if (!ended) {
+      ended = true;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+      span.end();
+    }
     throw error;
   }
 }

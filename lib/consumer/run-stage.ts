@@ -25,6 +25,10 @@ export interface RunContext {
   readonly logger: Telemetry['logger'];
   /** Counts records that are claiming or handling (the writers wait for them to gather calls). */
   readonly activity: { running: number };
+  /** Reads and decodes an offloaded record when its turn comes (see decode-stage's resolveOffloaded). */
+  readonly resolveOffloaded: (item: Extract<BatchItem, { kind: 'offloaded' }>) => Promise<BatchItem>;
+  /** Resolves when the consumer stops waiting for handlers: a span still open then ends as abandoned. */
+  readonly handlersDone: Promise<void>;
 }
 
 /** The run stage's live view: outcomes so far, and what is still to finish. */
@@ -58,7 +62,9 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
   };
   const runners = { context, outcomes, track };
 
-  const runOne = (item: Exclude<BatchItem, { kind: 'late' }>): Promise<RecordOutcome> => {
+  const runOne = async (item: BatchItem): Promise<RecordOutcome> => {
+    if (item.kind === 'late') return { kind: 'not-started', because: 'deadline' };
+    if (item.kind === 'offloaded') return runOne(await context.resolveOffloaded(item));
     if (item.kind === 'unresolved')
       return Promise.resolve({ kind: 'failed', error: item.error, durationMs: 0, release: 'none' });
     if (item.kind === 'poison') return deadLetter(runners, item, item.reason, item.detail);
@@ -70,10 +76,7 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
   const runItem = async (item: BatchItem): Promise<RecordOutcome> => {
     outcomes.set(item, { kind: 'abandoned' });
     // Every record that runs does so inside its span, a child of the trace context it carries.
-    const outcome: RecordOutcome =
-      item.kind === 'late'
-        ? { kind: 'not-started', because: 'deadline' }
-        : await traceRecord(item, context.group, context.logger, () => runOne(item));
+    const outcome = await traceRecord(item, context, () => runOne(item));
     // A processed record's completion may still be on its way: its outcome is updated when it lands.
     outcomes.set(item, outcome);
     return outcome;
@@ -86,10 +89,17 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     run: runItem,
     failed: (outcome) => !isAcked(outcome),
     onOutcome: (item, scheduled) => {
-      if (scheduled.kind === 'skipped-after-failure')
-        outcomes.set(item, { kind: 'not-started', because: 'order' });
-      if (scheduled.kind === 'skipped-deadline')
-        outcomes.set(item, { kind: 'not-started', because: 'deadline' });
+      const skipped: RecordOutcome | undefined =
+        scheduled.kind === 'skipped-after-failure'
+          ? { kind: 'not-started', because: 'order' }
+          : scheduled.kind === 'skipped-deadline'
+            ? { kind: 'not-started', because: 'deadline' }
+            : undefined;
+      if (skipped) {
+        outcomes.set(item, skipped);
+        // A record that never starts still gets its span, so the trace shows where it waited.
+        void traceRecord(item, context, async () => skipped);
+      }
     },
   }).then(() => undefined);
 

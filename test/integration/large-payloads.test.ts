@@ -31,7 +31,7 @@ import {
   sendRaw,
 } from '../helpers/cloud.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { lambdaContext } from '../helpers/sqs-events.ts';
+import { envelope, lambdaContext } from '../helpers/sqs-events.ts';
 
 /**
  * Large payloads through S3 in the pointer format of AWS's extended clients (docs/LARGE-MESSAGES.md),
@@ -312,6 +312,33 @@ describe('large payloads through S3 (extended-client pointers)', () => {
       proxy.setRules([]);
       await deleteAcked(queue, records, await handler({ Records: records }, lambdaContext(10_000)));
       expect(seen).toEqual([{ ok: true }]);
+    });
+
+    it('a slow GetObject holds only its own record: the inline records of the batch run at once (found by an adversarial review)', async () => {
+      await pointerOnInlineQueue();
+      const { queue } = provisionedGroup(stack, 'inline');
+      for (const n of [1, 2, 3]) {
+        await sendRaw(queue, JSON.stringify(envelope('Inline', { n })), {
+          MessageAttributes: { type: { DataType: 'String', StringValue: 'Inline' } },
+        });
+      }
+      const { proxy, s3 } = await proxiedS3();
+      const { handler, seen } = await groupConsumer('inline', s3);
+      const records = await receiveExactly(queue, 4);
+      const pointer = records.find((r) => r.messageAttributes.ExtendedPayloadSize);
+      proxy.setRules([{ operation: 'GetObject', fault: 'slow', delayMs: 8000 }]);
+      const budgetMs = 3000;
+      const started = Date.now();
+      const response = await handler({ Records: records }, lambdaContext(budgetMs));
+      expect(Date.now() - started).toBeLessThan(budgetMs);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: pointer?.messageId }]);
+      expect(seen).toEqual(expect.arrayContaining([{ n: 1 }, { n: 2 }, { n: 3 }]));
+      expect(seen).toHaveLength(3);
+      proxy.setRules([]);
+      const retry = records.filter((r) => r === pointer);
+      await deleteAcked(queue, records, response);
+      await deleteAcked(queue, retry, await handler({ Records: retry }, lambdaContext(10_000)));
+      expect(seen).toContainEqual({ ok: true });
     });
   });
 

@@ -20,7 +20,7 @@ import {
 } from '../../lib/index.ts';
 import { ensureSubscription, ensureTopic } from '../../localstack/provisioning/resources.ts';
 import { clients, groupQueue, queueDepth, receiveExactly, sendRaw, uniqueName } from '../helpers/cloud.ts';
-import { envelope } from '../helpers/sqs-events.ts';
+import { envelope, lambdaContext, sqsRecord } from '../helpers/sqs-events.ts';
 
 /** A topic with one group queue subscribed (raw delivery), as the stack wires it. */
 async function topicWithGroup() {
@@ -215,6 +215,47 @@ describe('tracing with an OpenTelemetry SDK registered', () => {
     const process = spanNamed(exporter.getFinishedSpans(), `${group} process OrderPlaced`);
     expect(process.parentSpanContext).toBeUndefined();
     expect(process.attributes[OUTCOME_SPAN_ATTRIBUTE]).toBe('processed');
+  });
+
+  it('a record abandoned at the deadline ends its span once, as failed, when the batch answers (found by an adversarial review)', async () => {
+    const { queue, group } = await groupQueue();
+    await sendRaw(queue, JSON.stringify(envelope('OrderPlaced', {})), {
+      MessageAttributes: { type: { DataType: 'String', StringValue: 'OrderPlaced' } },
+    });
+    const records = await receiveExactly(queue, 1);
+    const gate = Promise.withResolvers<void>();
+    const finished = Promise.withResolvers<void>();
+    const handler = consumer({
+      group,
+      idempotency: false,
+      handle: async () => {
+        await gate.promise;
+        finished.resolve();
+      },
+    });
+    const response = await handler({ Records: records }, lambdaContext(1500));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0].messageId }]);
+    const atAnswer = exporter.getFinishedSpans().filter((s) => s.name === `${group} process OrderPlaced`);
+    expect(atAnswer.map((s) => s.attributes[OUTCOME_SPAN_ATTRIBUTE])).toEqual(['failed']);
+    gate.resolve();
+    await finished.promise;
+    const afterwards = exporter.getFinishedSpans().filter((s) => s.name === `${group} process OrderPlaced`);
+    expect(afterwards).toHaveLength(1);
+  });
+
+  it('a FIFO record not started after its group failed still gets a span, as deferred (found by an adversarial review)', async () => {
+    const failing = consumer({
+      group: 'traced-fifo',
+      idempotency: false,
+      handle: () => {
+        throw new Error('the first record fails');
+      },
+    });
+    const records = [1, 2].map((n) => sqsRecord(envelope('Posting', { n }), { groupId: 'account-1' }));
+    const response = await failing({ Records: records }, lambdaContext(5000));
+    expect(response.batchItemFailures).toHaveLength(2);
+    const spans = exporter.getFinishedSpans().filter((s) => s.name === 'traced-fifo process Posting');
+    expect(spans.map((s) => s.attributes[OUTCOME_SPAN_ATTRIBUTE]).sort()).toEqual(['deferred', 'failed']);
   });
 });
 
