@@ -17,6 +17,7 @@ import { bundleAndImport } from './measures/bundle.ts';
 import { dynamodbRequests } from './measures/dynamodb-requests.ts';
 import { endToEnd } from './measures/end-to-end.ts';
 import { fifoBatch } from './measures/fifo.ts';
+import { emulatorIsolation } from './measures/isolation.ts';
 import { publish } from './measures/publish.ts';
 import { recordsPerSecond } from './measures/records-per-second.ts';
 import { ratioChart } from './ratio-chart.ts';
@@ -28,6 +29,7 @@ const MEASURES = {
   fifo: fifoBatch,
   'records-per-second': recordsPerSecond,
   'end-to-end': endToEnd,
+  isolation: emulatorIsolation,
   publish,
   bundle: bundleAndImport,
 } satisfies Record<string, (ctx: BenchContext) => Promise<Comparison[]>>;

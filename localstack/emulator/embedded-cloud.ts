@@ -35,6 +35,8 @@ export interface CloudEndpoints {
 export interface EmbeddedCloud extends CloudEndpoints {
   /** Where the emulators run. */
   readonly isolation: EmulatorIsolation;
+  /** The process the emulators run in: the child's with isolation 'process', this process's otherwise. */
+  readonly pid: number;
   /** Memory of the thread or process the emulators run in (RSS is this process's own unless 'process'). */
   usage(): Promise<HostUsage>;
   /** Stops the emulators and ends their worker thread or child process. */
@@ -155,6 +157,7 @@ export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Pr
     ...endpoints,
     env: sdkEnvironment(endpoints),
     isolation,
+    pid: 'pid' in host ? host.pid : process.pid,
     usage: () => host.usage(),
     stop: () => host.stop(),
   };
