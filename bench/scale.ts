@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -41,6 +42,8 @@ export interface ScaleWindow {
   readonly emulatorRssMiB: number;
   /** V8 heap in use by the emulators (their worker's own heap with isolation 'worker'). */
   readonly emulatorHeapMiB: number;
+  /** The machine's 1-minute load average at the end of the window (the machine is shared). */
+  readonly loadAverage: number;
 }
 
 /** What {@link scaleRun} is given. */
@@ -133,6 +136,7 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
           runnerHeapMiB: mib(process.memoryUsage().heapUsed),
           emulatorRssMiB: mib(emulator.rssBytes),
           emulatorHeapMiB: mib(emulator.heapUsedBytes),
+          loadAverage: Number(os.loadavg()[0].toFixed(1)),
         };
         windows.push(window);
         options.log(`scale: ${JSON.stringify(window)}`);
@@ -149,11 +153,11 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
 /** The windows as a Markdown table. */
 export function scaleTable(windows: readonly ScaleWindow[]): string {
   return [
-    '| deliveries | seconds | deliveries/s | DynamoDB req/record | runner RSS MiB | runner heap MiB | emulator RSS MiB | emulator heap MiB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| deliveries | seconds | deliveries/s | DynamoDB req/record | runner RSS MiB | runner heap MiB | emulator RSS MiB | emulator heap MiB | load average |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...windows.map(
       (w) =>
-        `| ${w.deliveries} | ${w.seconds} | ${w.deliveriesPerSecond} | ${w.dynamodbRequestsPerRecord} | ${w.runnerRssMiB} | ${w.runnerHeapMiB} | ${w.emulatorRssMiB} | ${w.emulatorHeapMiB} |`,
+        `| ${w.deliveries} | ${w.seconds} | ${w.deliveriesPerSecond} | ${w.dynamodbRequestsPerRecord} | ${w.runnerRssMiB} | ${w.runnerHeapMiB} | ${w.emulatorRssMiB} | ${w.emulatorHeapMiB} | ${w.loadAverage} |`,
     ),
   ].join('\n');
 }
