@@ -69,7 +69,7 @@ const ctx: BenchContext = {
   log: (line) => process.stderr.write(`${line}\n`),
   notes: {},
 };
-const cloud = await startEmbeddedCloud();
+const cloud = await startEmbeddedCloud({ ttlSweep: false });
 Object.assign(process.env, cloud.env);
 const results: Comparison[] = [];
 try {

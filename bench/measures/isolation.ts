@@ -15,7 +15,7 @@ export async function emulatorIsolation(ctx: BenchContext): Promise<Comparison[]
   const isolations: EmulatorIsolation[] = ['worker', 'process', 'in-process'];
   const clouds: EmbeddedCloud[] = [];
   try {
-    for (const isolation of isolations) clouds.push(await startEmbeddedCloud({ isolation }));
+    for (const isolation of isolations) clouds.push(await startEmbeddedCloud({ isolation, ttlSweep: false }));
     const [worker, child, onLoop] = clouds;
     const mixes: Record<string, unknown> = {};
     const run = (cloud: EmbeddedCloud) =>
