@@ -5,10 +5,18 @@
  * rotating between them, so that one bench run compares them under the same machine load.
  */
 import { type EmbeddedCloud, type EmulatorIsolation, startEmbeddedCloud } from '../../localstack/index.ts';
-import { type BenchContext, type Comparison, compare, median, pair, rotate } from '../harness.ts';
+import {
+  type BenchContext,
+  type Comparison,
+  compare,
+  INFORMATIVE,
+  median,
+  pair,
+  rotate,
+} from '../harness.ts';
 import { fanoutPipeline } from './end-to-end.ts';
 
-const ON_LOOP = "the emulators on the consumer's event loop (isolation 'in-process')";
+const ON_LOOP = "the emulators on the consumer's event loop (isolation 'in-process', the default)";
 
 export async function emulatorIsolation(ctx: BenchContext): Promise<Comparison[]> {
   const messages = ctx.quick ? 400 : 600;
@@ -43,15 +51,15 @@ export async function emulatorIsolation(ctx: BenchContext): Promise<Comparison[]
       'deliveries/s',
       ON_LOOP,
       pair(series.process, series.inProcess),
-      { text: 'informative', met: null },
+      INFORMATIVE,
     );
     return [
       compare(
-        'end-to-end deliveries/s, emulators in a worker thread (the default)',
+        'end-to-end deliveries/s, emulators in a worker thread',
         'deliveries/s',
         ON_LOOP,
         pair(series.worker, series.inProcess),
-        { text: '≥ 1.0 (off-loop faster)', met: (r) => r >= 1 },
+        INFORMATIVE,
       ),
       childRow,
     ];

@@ -61,9 +61,10 @@ export interface EmbeddedCloudOptions {
    */
   readonly region?: string;
   /**
-   * Where the emulators run. Off this event loop (`worker`, `process`) the SDK clients of the runners and
-   * the emulators use two cores; see docs/BENCHMARKS.md ("Emulators off the consumer's event loop").
-   * @default 'worker'
+   * Where the emulators run. `worker` and `process` take them off this event loop; on our 2-core machines
+   * that did not make local end-to-end deliveries faster (docs/BENCHMARKS.md, "Emulators off the
+   * consumer's event loop"), so the default keeps them here.
+   * @default 'in-process'
    */
   readonly isolation?: EmulatorIsolation;
   /**
@@ -137,14 +138,14 @@ async function inProcess(spec: HostSpec) {
 }
 
 /**
- * Starts SNS + SQS + S3 (fauxqs) and DynamoDB (dynalite) on 127.0.0.1 only, by default in a worker
- * thread (see {@link EmbeddedCloudOptions.isolation}), with expired items swept (see
+ * Starts SNS + SQS + S3 (fauxqs) and DynamoDB (dynalite) on 127.0.0.1 only, by default on this event
+ * loop (or in a worker thread or child process: {@link EmbeddedCloudOptions.isolation}), with expired items swept (see
  * {@link EmbeddedCloudOptions.ttlSweep}). No Docker, no AWS account; state lives in memory until
  * `stop()`. A port that is taken rejects with {@link PortInUseError}; missing emulator packages with
  * EmulatorMissingError.
  */
 export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Promise<EmbeddedCloud> {
-  const isolation = options.isolation ?? 'worker';
+  const isolation = options.isolation ?? 'in-process';
   const spec = hostSpec(options);
   const host =
     isolation === 'in-process'
