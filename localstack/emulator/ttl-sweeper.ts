@@ -32,6 +32,8 @@ async function sweepTable(
   sdk: typeof import('@aws-sdk/client-dynamodb'),
   table: string,
   attribute: string,
+  /** Whether `stop()` was called: the sweep ends after the current delete. */
+  stopping: () => boolean,
 ) {
   const { Table } = await db.send(new sdk.DescribeTableCommand({ TableName: table }));
   const keys = (Table?.KeySchema ?? []).map((k) => k.AttributeName as string);
@@ -50,6 +52,7 @@ async function sweepTable(
       }),
     );
     for (const item of page.Items ?? []) {
+      if (stopping()) return removed;
       const key = Object.fromEntries(keys.map((k) => [k, item[k]]));
       try {
         await db.send(
@@ -67,7 +70,7 @@ async function sweepTable(
       }
     }
     start = page.LastEvaluatedKey;
-  } while (start);
+  } while (start && !stopping());
   return removed;
 }
 
@@ -95,7 +98,7 @@ export function startTtlSweeper(options: TtlSweeperOptions): TtlSweeper {
       for (const table of page.TableNames ?? []) {
         if (stopped) return;
         // A table deleted during the sweep, or one being created: the next sweep sees it again.
-        removed += await sweepTable(db, sdk, table, options.attribute).catch(() => 0);
+        removed += await sweepTable(db, sdk, table, options.attribute, () => stopped).catch(() => 0);
       }
       after = page.LastEvaluatedTableName;
     } while (after);
