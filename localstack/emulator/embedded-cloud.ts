@@ -1,3 +1,4 @@
+import { ConfigError } from '../../lib/index.ts';
 import { type EmulatorExitedError, startError } from './emulator-errors.ts';
 import {
   type Host,
@@ -107,15 +108,32 @@ const rethrow = (error: EmulatorExitedError) => {
   throw error;
 };
 
+const ISOLATIONS: readonly EmulatorIsolation[] = ['worker', 'process', 'in-process'];
+
 function hostSpec(options: EmbeddedCloudOptions): HostSpec {
+  if (options.isolation !== undefined && !ISOLATIONS.includes(options.isolation)) {
+    throw new ConfigError(
+      'isolation',
+      `must be one of ${ISOLATIONS.join(', ')} (given ${String(options.isolation)})`,
+      "Pass 'in-process' or leave it out",
+    );
+  }
   const sweep = options.ttlSweep ?? {};
+  const interval = sweep ? (sweep.intervalSeconds ?? 60) : 60;
+  if (!Number.isFinite(interval) || interval <= 0) {
+    throw new ConfigError(
+      'ttlSweep.intervalSeconds',
+      `must be a positive number of seconds (given ${interval})`,
+      'Pass e.g. 60, or ttlSweep: false to keep every item',
+    );
+  }
   return {
     snsSqsPort: options.snsSqsPort ?? 0,
     dynamodbPort: options.dynamodbPort ?? 0,
     region: options.region ?? 'us-east-1',
     ttlSweep: sweep && {
       attribute: sweep.attribute ?? TTL_ATTRIBUTE,
-      intervalMs: (sweep.intervalSeconds ?? 60) * 1000,
+      intervalMs: interval * 1000,
     },
   };
 }
@@ -145,8 +163,8 @@ async function inProcess(spec: HostSpec) {
  * EmulatorMissingError.
  */
 export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Promise<EmbeddedCloud> {
-  const isolation = options.isolation ?? 'in-process';
   const spec = hostSpec(options);
+  const isolation = options.isolation ?? 'in-process';
   const host =
     isolation === 'in-process'
       ? await inProcess(spec)

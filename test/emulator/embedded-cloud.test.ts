@@ -136,6 +136,20 @@ describe("isolation 'process'", () => {
   });
 });
 
+describe('bad options', () => {
+  it('an unknown isolation is one line naming the field, the value and the choices', async () => {
+    await expect(startEmbeddedCloud({ isolation: 'thread' as EmulatorIsolation })).rejects.toThrow(
+      "isolation: must be one of worker, process, in-process (given thread). Pass 'in-process' or leave it out",
+    );
+  });
+
+  it('a TTL sweep interval that is not a positive number is one line naming the field and the fix', async () => {
+    await expect(startEmbeddedCloud({ ttlSweep: { intervalSeconds: 0 } })).rejects.toThrow(
+      'ttlSweep.intervalSeconds: must be a positive number of seconds (given 0). Pass e.g. 60, or ttlSweep: false to keep every item',
+    );
+  });
+});
+
 describe('startError', () => {
   it('a missing emulator package is one line naming the package and the install command', () => {
     const error = startError({
