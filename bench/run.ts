@@ -6,6 +6,7 @@
  *   npm run bench -- --quick         smoke run: 2 rounds, smaller loads
  *   npm run bench -- --check         exits 1 when a goal is missed (without it the exit code is 0)
  *   npm run bench -- --only=publish  only the named measures (comma-separated names of MEASURES)
+ *   npm run bench -- --scale 100000  one long run of that many deliveries, reported per 10k (bench/scale.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -17,10 +18,12 @@ import { bundleAndImport } from './measures/bundle.ts';
 import { dynamodbRequests } from './measures/dynamodb-requests.ts';
 import { endToEnd } from './measures/end-to-end.ts';
 import { fifoBatch } from './measures/fifo.ts';
+import { emulatorIsolation } from './measures/isolation.ts';
 import { publish } from './measures/publish.ts';
 import { recordsPerSecond } from './measures/records-per-second.ts';
 import { ratioChart } from './ratio-chart.ts';
 import { markdownTable, missedGoals, terminalTable } from './report.ts';
+import { scaleCommand } from './scale.ts';
 
 /** Every measure, in the order of the table. */
 const MEASURES = {
@@ -28,6 +31,7 @@ const MEASURES = {
   fifo: fifoBatch,
   'records-per-second': recordsPerSecond,
   'end-to-end': endToEnd,
+  isolation: emulatorIsolation,
   publish,
   bundle: bundleAndImport,
 } satisfies Record<string, (ctx: BenchContext) => Promise<Comparison[]>>;
@@ -52,6 +56,12 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 delete process.env.POWERTOOLS_IDEMPOTENCY_DISABLED;
 
+if (args.some((a) => a === '--scale' || a.startsWith('--scale='))) {
+  mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+  await scaleCommand(args, root);
+  process.exit(0);
+}
+
 const ctx: BenchContext = {
   quick,
   rounds: quick ? 2 : 5,
@@ -59,7 +69,7 @@ const ctx: BenchContext = {
   log: (line) => process.stderr.write(`${line}\n`),
   notes: {},
 };
-const cloud = await startEmbeddedCloud();
+const cloud = await startEmbeddedCloud({ ttlSweep: false });
 Object.assign(process.env, cloud.env);
 const results: Comparison[] = [];
 try {

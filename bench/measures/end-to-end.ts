@@ -6,8 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { consumer, createSqsClient, Publisher } from '../../lib/index.ts';
-import { EventSourceRunner, ensureQueue, ensureSubscription, ensureTopic } from '../../localstack/index.ts';
+import {
+  type CloudEndpoints,
+  EventSourceRunner,
+  ensureQueue,
+  ensureSubscription,
+  ensureTopic,
+} from '../../localstack/index.ts';
 import { fanoutTable, orderPlaced, SOURCE, sleep } from '../fixtures.ts';
 import {
   type BenchContext,
@@ -28,11 +35,12 @@ const CONCURRENCY_PER_GROUP = 2;
 /** Long-poll wait of every receive, on both sides (Lambda's event source mapping long-polls too). */
 const WAIT_TIME_SECONDS = 1;
 
-/** One side's SDK clients, each with a request counter. */
-function clients() {
-  const sqs = createSqsClient();
-  const sns = new SNSClient({});
-  const db = new DynamoDBClient({});
+/** One side's SDK clients, each with a request counter: on the cloud of the SDK variables, or on `cloud`. */
+function clients(cloud?: CloudEndpoints) {
+  const at = (endpoint: string) => (cloud ? { endpoint, region: cloud.region } : {});
+  const sqs = cloud ? new SQSClient(at(cloud.sqs)) : createSqsClient();
+  const sns = new SNSClient(at(cloud?.sns ?? ''));
+  const db = new DynamoDBClient(at(cloud?.dynamodb ?? ''));
   const counters = { sqs: countRequests(sqs), sns: countRequests(sns), dynamodb: countRequests(db) };
   return {
     sqs,
@@ -71,54 +79,74 @@ async function until(done: () => number, total: number) {
   while (done() < total) await sleep(2);
 }
 
+/** What {@link fanoutPipeline} runs. */
+export interface PipelineOptions {
+  /** Events published per run (each delivered to {@link GROUPS} queues). */
+  readonly messages: number;
+  readonly idempotent: boolean;
+  /** Where each run leaves its requests per delivery, by side. */
+  readonly mixes: Record<string, unknown>;
+  /** The cloud to run on; the SDK variables' cloud when absent. */
+  readonly cloud?: CloudEndpoints;
+  /** The key of this side in `mixes`. */
+  readonly label?: string;
+}
+
+/**
+ * fanout end to end: a fresh topic and queues per run, Publisher, then the local event source mapping
+ * invoking a consumer() per group. Returns the run: deliveries/s from the start of the consumers to the
+ * last delete.
+ */
+export async function fanoutPipeline({ messages, idempotent, mixes, cloud, label }: PipelineOptions) {
+  const deliveries = messages * GROUPS;
+  const side = clients(cloud);
+  const tableName = idempotent ? await fanoutTable(side.db) : undefined;
+  const handler = consumer({
+    idempotency: tableName ? { client: side.db, tableName } : false,
+    handle: async () => {},
+    metrics: false,
+  });
+  return async () => {
+    const { topicArn, queues } = await topology(side);
+    let deleted = 0;
+    const runners = queues.map(
+      (q) =>
+        new EventSourceRunner({
+          group: q.name,
+          queueUrl: q.url,
+          queueArn: q.arn,
+          region: 'us-east-1',
+          handler,
+          sqs: side.sqs,
+          batchSize: 10,
+          batchingWindowSeconds: 0,
+          maxConcurrency: CONCURRENCY_PER_GROUP,
+          timeoutSeconds: 30,
+          waitTimeSeconds: WAIT_TIME_SECONDS,
+          onInvocation: (report) => {
+            deleted += report.deleted;
+          },
+        }),
+    );
+    const publisher = new Publisher({ topicArn, client: side.sns, source: SOURCE });
+    side.perDelivery(1);
+    const started = performance.now();
+    for (const r of runners) r.start();
+    await publisher.publishBatch(Array.from({ length: messages }, (_, n) => orderPlaced(n)));
+    await until(() => deleted, deliveries);
+    const elapsed = performance.now() - started;
+    await Promise.all(runners.map((r) => r.stop()));
+    mixes[label ?? `fanout${idempotent ? '' : ', idempotency off'}`] = side.perDelivery(deliveries);
+    return deliveries / (elapsed / 1000);
+  };
+}
+
 export async function endToEnd(ctx: BenchContext): Promise<Comparison[]> {
   const messages = ctx.quick ? 400 : 600;
   const deliveries = messages * GROUPS;
   const mixes: Record<string, unknown> = {};
 
-  /** fanout: Publisher, then the local event source mapping invoking a consumer() per group. */
-  const pipeline = async (idempotent: boolean) => {
-    const side = clients();
-    const tableName = idempotent ? await fanoutTable(side.db) : undefined;
-    const handler = consumer({
-      idempotency: tableName ? { client: side.db, tableName } : false,
-      handle: async () => {},
-      metrics: false,
-    });
-    return async () => {
-      const { topicArn, queues } = await topology(side);
-      let deleted = 0;
-      const runners = queues.map(
-        (q) =>
-          new EventSourceRunner({
-            group: q.name,
-            queueUrl: q.url,
-            queueArn: q.arn,
-            region: 'us-east-1',
-            handler,
-            sqs: side.sqs,
-            batchSize: 10,
-            batchingWindowSeconds: 0,
-            maxConcurrency: CONCURRENCY_PER_GROUP,
-            timeoutSeconds: 30,
-            waitTimeSeconds: WAIT_TIME_SECONDS,
-            onInvocation: (report) => {
-              deleted += report.deleted;
-            },
-          }),
-      );
-      const publisher = new Publisher({ topicArn, client: side.sns, source: SOURCE });
-      side.perDelivery(1);
-      const started = performance.now();
-      for (const r of runners) r.start();
-      await publisher.publishBatch(Array.from({ length: messages }, (_, n) => orderPlaced(n)));
-      await until(() => deleted, deliveries);
-      const elapsed = performance.now() - started;
-      await Promise.all(runners.map((r) => r.stop()));
-      mixes[`fanout${idempotent ? '' : ', idempotency off'}`] = side.perDelivery(deliveries);
-      return deliveries / (elapsed / 1000);
-    };
-  };
+  const pipeline = (idempotent: boolean) => fanoutPipeline({ messages, idempotent, mixes });
 
   /** The baseline: a raw PublishBatch loop while hand-written receive (+ DynamoDB) + delete loops run. */
   const handWritten = async (requests?: 'one-put' | 'fanout-requests') => {

@@ -1,24 +1,24 @@
-import type { AddressInfo } from 'node:net';
-import { FanoutError } from '../../lib/index.ts';
+import { ConfigError } from '../../lib/index.ts';
+import { type EmulatorExitedError, startError } from './emulator-errors.ts';
+import {
+  type Host,
+  HostFailure,
+  type HostSpec,
+  type HostUsage,
+  hostEmulators,
+  LOOPBACK,
+} from './emulator-host.ts';
+import { startIsolatedHost } from './isolated-host.ts';
 
-/** The only interface the embedded cloud listens on: it is reachable from this machine alone. */
-export const LOOPBACK = '127.0.0.1';
+export { EmulatorExitedError, EmulatorMissingError, PortInUseError } from './emulator-errors.ts';
+export type { HostUsage as EmulatorUsage } from './emulator-host.ts';
+export { LOOPBACK };
 
-/** A port the embedded cloud was asked to use is taken (another `npm start`, LocalStack, moto…). */
-export class PortInUseError extends Error {
-  readonly port: number;
-  readonly service: string;
-
-  constructor(port: number, service: string) {
-    super(`port ${port} (${service}) on ${LOOPBACK} is already in use`);
-    this.name = 'PortInUseError';
-    this.port = port;
-    this.service = service;
-  }
-}
-
-const inUse = (error: unknown, port: number, service: string) =>
-  (error as NodeJS.ErrnoException)?.code === 'EADDRINUSE' ? new PortInUseError(port, service) : error;
+/**
+ * Where the emulators run: `worker`, a worker thread of this process (ends with it); `process`, a child
+ * process (exits when this process ends, even by SIGKILL); `in-process`, this thread's own event loop.
+ */
+export type EmulatorIsolation = 'worker' | 'process' | 'in-process';
 
 /** Where the local cloud's services listen, and the SDK variables that point clients at them. */
 export interface CloudEndpoints {
@@ -34,6 +34,13 @@ export interface CloudEndpoints {
 
 /** A running embedded cloud. */
 export interface EmbeddedCloud extends CloudEndpoints {
+  /** Where the emulators run. */
+  readonly isolation: EmulatorIsolation;
+  /** The process the emulators run in: the child's with isolation 'process', this process's otherwise. */
+  readonly pid: number;
+  /** Memory of the thread or process the emulators run in (RSS is this process's own unless 'process'). */
+  usage(): Promise<HostUsage>;
+  /** Stops the emulators and ends their worker thread or child process. */
   stop(): Promise<void>;
 }
 
@@ -54,6 +61,24 @@ export interface EmbeddedCloudOptions {
    * @default 'us-east-1'
    */
   readonly region?: string;
+  /**
+   * Where the emulators run. `worker` and `process` take them off this event loop; on our 2-core machines
+   * that did not make local end-to-end deliveries faster (docs/BENCHMARKS.md, "Emulators off the
+   * consumer's event loop"), so the default keeps them here.
+   * @default 'in-process'
+   */
+  readonly isolation?: EmulatorIsolation;
+  /**
+   * Removal of expired items, which dynalite never does: every `intervalSeconds` the tables are scanned
+   * and items whose number attribute `attribute` (epoch seconds) is past are deleted. `false`: keep all.
+   * @default { attribute: 'expiresAt', intervalSeconds: 60 } (the attribute of fanout's idempotency items)
+   */
+  readonly ttlSweep?: { readonly attribute?: string; readonly intervalSeconds?: number } | false;
+  /**
+   * Called when the emulators' worker thread or child process ends without `stop()`.
+   * @default throws the error (an uncaught exception: nothing local works without the emulators)
+   */
+  readonly onExit?: (error: EmulatorExitedError) => void;
 }
 
 /** The SDK variables for a set of endpoints (dummy credentials: the emulators check none). */
@@ -76,75 +101,83 @@ export function sdkEnvironment(endpoints: {
   };
 }
 
-/** The emulator packages are optional peer dependencies of fanout: a project installs them to run locally. */
-export class EmulatorMissingError extends FanoutError {
-  constructor(missing: readonly string[], cause: unknown) {
-    super(
-      'FANOUT_EMULATOR_MISSING',
-      `The embedded cloud needs ${missing.join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed. Run: npm install --save-dev ${missing.join(' ')} (Node >= 22.5)`,
-      { cause },
+/** The attribute fanout's idempotency store keeps its TTL in (lib/idempotency-store.ts). */
+const TTL_ATTRIBUTE = 'expiresAt';
+
+const rethrow = (error: EmulatorExitedError) => {
+  throw error;
+};
+
+const ISOLATIONS: readonly EmulatorIsolation[] = ['worker', 'process', 'in-process'];
+
+function hostSpec(options: EmbeddedCloudOptions): HostSpec {
+  if (options.isolation !== undefined && !ISOLATIONS.includes(options.isolation)) {
+    throw new ConfigError(
+      'isolation',
+      `must be one of ${ISOLATIONS.join(', ')} (given ${String(options.isolation)})`,
+      "Pass 'in-process' or leave it out",
     );
   }
+  const sweep = options.ttlSweep ?? {};
+  const interval = sweep ? (sweep.intervalSeconds ?? 60) : 60;
+  if (!Number.isFinite(interval) || interval <= 0) {
+    throw new ConfigError(
+      'ttlSweep.intervalSeconds',
+      `must be a positive number of seconds (given ${interval})`,
+      'Pass e.g. 60, or ttlSweep: false to keep every item',
+    );
+  }
+  return {
+    snsSqsPort: options.snsSqsPort ?? 0,
+    dynamodbPort: options.dynamodbPort ?? 0,
+    region: options.region ?? 'us-east-1',
+    ttlSweep: sweep && {
+      attribute: sweep.attribute ?? TTL_ATTRIBUTE,
+      intervalMs: interval * 1000,
+    },
+  };
 }
 
-async function loadEmulators() {
-  const [fauxqs, dynalite] = await Promise.allSettled([import('fauxqs'), import('dynalite')]);
-  const missing = [
-    fauxqs.status === 'rejected' ? 'fauxqs' : '',
-    dynalite.status === 'rejected' ? 'dynalite' : '',
-  ];
-  if (fauxqs.status === 'rejected' || dynalite.status === 'rejected') {
-    const cause = fauxqs.status === 'rejected' ? fauxqs.reason : (dynalite as PromiseRejectedResult).reason;
-    throw new EmulatorMissingError(
-      missing.filter((name) => name),
-      cause,
-    );
+async function inProcess(spec: HostSpec) {
+  let host: Host;
+  try {
+    host = await hostEmulators(spec);
+  } catch (error) {
+    throw error instanceof HostFailure ? startError(error.detail) : error;
   }
-  return { buildApp: fauxqs.value.buildApp, dynalite: dynalite.value.default };
+  return {
+    ...host,
+    usage: async () => ({
+      rssBytes: process.memoryUsage.rss(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    }),
+    stop: () => host.close(),
+  };
 }
 
 /**
- * Starts SNS + SQS (fauxqs) and DynamoDB (dynalite) in this process, on 127.0.0.1 only (fauxqs'
- * `startFauxqs` always binds every interface, so its app is started here on the loopback address).
- * No Docker, no AWS account; state lives in memory until `stop()`. A port that is taken rejects with
- * {@link PortInUseError}.
+ * Starts SNS + SQS + S3 (fauxqs) and DynamoDB (dynalite) on 127.0.0.1 only, by default on this event
+ * loop (or in a worker thread or child process: {@link EmbeddedCloudOptions.isolation}), with expired items swept (see
+ * {@link EmbeddedCloudOptions.ttlSweep}). No Docker, no AWS account; state lives in memory until
+ * `stop()`. A port that is taken rejects with {@link PortInUseError}; missing emulator packages with
+ * EmulatorMissingError.
  */
 export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Promise<EmbeddedCloud> {
-  const region = options.region ?? 'us-east-1';
-  const snsSqsPort = options.snsSqsPort ?? 0;
-  const dynamodbPort = options.dynamodbPort ?? 0;
-  const { buildApp, dynalite } = await loadEmulators();
-  const fauxqs = buildApp({ logger: false, defaultRegion: region });
-  try {
-    await fauxqs.listen({ port: snsSqsPort, host: LOOPBACK });
-  } catch (error) {
-    await fauxqs.close();
-    throw inUse(error, snsSqsPort, 'SNS + SQS');
-  }
-  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      dynamo.once('error', reject);
-      dynamo.listen(dynamodbPort, LOOPBACK, () => resolve());
-    });
-  } catch (error) {
-    await fauxqs.close();
-    throw inUse(error, dynamodbPort, 'DynamoDB');
-  }
-  const snsSqs = `http://${LOOPBACK}:${(fauxqs.server.address() as AddressInfo).port}`;
-  const dynamodb = `http://${LOOPBACK}:${(dynamo.address() as AddressInfo).port}`;
-  const endpoints = { sns: snsSqs, sqs: snsSqs, dynamodb, s3: snsSqs, region };
+  const spec = hostSpec(options);
+  const isolation = options.isolation ?? 'in-process';
+  const host =
+    isolation === 'in-process'
+      ? await inProcess(spec)
+      : await startIsolatedHost(isolation, spec, options.onExit ?? rethrow);
+  const snsSqs = `http://${LOOPBACK}:${host.snsSqsPort}`;
+  const dynamodb = `http://${LOOPBACK}:${host.dynamodbPort}`;
+  const endpoints = { sns: snsSqs, sqs: snsSqs, dynamodb, s3: snsSqs, region: spec.region };
   return {
     ...endpoints,
     env: sdkEnvironment(endpoints),
-    async stop() {
-      await Promise.all([
-        fauxqs.close(),
-        new Promise<void>((resolve) => {
-          dynamo.closeAllConnections?.();
-          dynamo.close(() => resolve());
-        }),
-      ]);
-    },
+    isolation,
+    pid: 'pid' in host ? host.pid : process.pid,
+    usage: () => host.usage(),
+    stop: () => host.stop(),
   };
 }
