@@ -92,6 +92,19 @@ export class PayloadOffloader {
     this.bucket = bucket;
     this.mode = mode;
     this.keyPrefix = options.keyPrefix ?? '';
+    // The rule of AWS's extended clients, so the keys they read and fanout writes agree.
+    if (
+      this.keyPrefix.length > 988 ||
+      !/^[A-Za-z0-9./_-]*$/.test(this.keyPrefix) ||
+      /^[./]/.test(this.keyPrefix) ||
+      this.keyPrefix.includes('..')
+    ) {
+      throw new ConfigError(
+        'largePayloads.keyPrefix',
+        `must be at most 988 letters, digits, '.', '/', '_' or '-', not starting with '.' or '/' and without '..' (given ${JSON.stringify(this.keyPrefix)})`,
+        "Use e.g. 'payloads/'",
+      );
+    }
     this.client = options.client ?? createS3Client();
   }
 
@@ -137,7 +150,7 @@ export function reservedPayloadAttribute(names: Iterable<string>): string | unde
 
 /**
  * Reads an offloaded payload (one GetObject), bounded by `signal`.
- * @throws PoisonMessageError (`payload-missing`) when the object or bucket does not exist: retrying
+ * @throws PoisonMessageError (`payload-missing`) when the object does not exist (NoSuchKey): retrying
  *   cannot bring it back.
  * @throws PayloadUnavailableError for any other failure (throttling, 5xx, timeout, abort): retried.
  */
@@ -154,7 +167,9 @@ export async function fetchPayload(
     return await untilAborted(answer.Body.transformToString('utf-8'), signal);
   } catch (error) {
     const name = (error as Error)?.name;
-    if (!signal.aborted && (name === 'NoSuchKey' || name === 'NoSuchBucket')) {
+    // Only a missing key is final, as in AWS's extended clients; a missing bucket is a misconfiguration
+    // (or a bucket not created yet) that retries may outlive, so it is nacked like any other failure.
+    if (!signal.aborted && name === 'NoSuchKey') {
       throw new PoisonMessageError(
         'payload-missing',
         `the offloaded payload s3://${pointer.bucket}/${pointer.key} does not exist (${name}); it may have expired before the message was read, or been deleted`,

@@ -23,6 +23,7 @@ import {
   PublishValidationError,
 } from './errors.ts';
 import { type LargePayloadOptions, PayloadOffloader, reservedPayloadAttribute } from './payload-offload.ts';
+import { EXTENDED_PAYLOAD_SIZE_ATTRIBUTE } from './payload-pointer.ts';
 import {
   FANOUT_TRACED_ATTRIBUTES,
   type PublishTrace,
@@ -339,7 +340,14 @@ export class Publisher {
         `message '${envelope.id}': data is not JSON-serialisable (${(error as Error).message}); publish plain objects, arrays, strings, numbers, booleans or null`,
       );
     }
-    const attributes = buildAttributes(envelope, input.attributes, this.tracing);
+    // A publisher that may offload keeps a slot for the pointer's attribute on every message, large or not,
+    // so a message that is valid when small stays valid when it grows.
+    const attributes = buildAttributes(
+      envelope,
+      input.attributes,
+      this.tracing,
+      this.offloader !== undefined,
+    );
     if (this.tracing) {
       // Room left for `tracestate`, keeping a slot for the pointer's attribute where payloads may go to S3.
       const room = MAX_MESSAGE_ATTRIBUTES - Object.keys(attributes).length - 1 - (this.offloader ? 1 : 0);
@@ -403,8 +411,12 @@ function buildAttributes(
   envelope: Envelope,
   extra: PublishInput['attributes'] = {},
   tracing = true,
+  offloading = false,
 ): Record<string, MessageAttributeValue> {
-  const ours: readonly string[] = tracing ? FANOUT_TRACED_ATTRIBUTES : ['type'];
+  const ours: readonly string[] = [
+    ...(tracing ? FANOUT_TRACED_ATTRIBUTES : ['type']),
+    ...(offloading ? [EXTENDED_PAYLOAD_SIZE_ATTRIBUTE] : []),
+  ];
   const attributes: Record<string, MessageAttributeValue> = {
     type: { DataType: 'String', StringValue: envelope.type },
   };
@@ -440,7 +452,7 @@ function buildAttributes(
     const names = ours.map((n) => `'${n}'`).join(' and ');
     throw new PublishValidationError(
       'attributes',
-      `message '${envelope.id}' has ${count} message attributes (${yours} of yours plus fanout's ${names}); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Pass at most ${MAX_MESSAGE_ATTRIBUTES - ours.length} and move the rest into data${tracing ? ", or set the publisher's tracing: false" : ''}`,
+      `message '${envelope.id}' has ${count} message attributes (${yours} of yours plus fanout's ${names}); SQS accepts at most ${MAX_MESSAGE_ATTRIBUTES} with raw delivery. Pass at most ${MAX_MESSAGE_ATTRIBUTES - ours.length} and move the rest into data${tracing ? ", or set the publisher's tracing: false" : ''}${offloading ? ' (a publisher with largePayloads keeps one for the S3 pointer)' : ''}`,
     );
   }
   return attributes;

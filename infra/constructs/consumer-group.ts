@@ -315,6 +315,14 @@ export class ConsumerGroup extends Construct {
       ];
       const objects = bucket.arnForObjects('*');
       iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [objects] });
+      // Without s3:ListBucket, S3 answers a read of a missing key with 403 AccessDenied, not 404 NoSuchKey,
+      // and the consumer could not tell an expired payload (poison, payload-missing) from a real denial.
+      if (access.has('read'))
+        iam.Grant.addToPrincipal({
+          grantee: fn,
+          actions: ['s3:ListBucket'],
+          resourceArns: [bucket.bucketArn],
+        });
       if (bucket.encryptionKey) {
         if (access.has('read')) bucket.encryptionKey.grantDecrypt(fn);
         if (access.has('write')) bucket.encryptionKey.grantEncrypt(fn);

@@ -350,9 +350,12 @@ describe('the payload bucket (topics with largePayloads)', () => {
     const objects = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] };
     const s3Of = (group: string) =>
       t.statementsOf(`Group${group}`).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-    expect(s3Of('audit')).toEqual([{ Effect: 'Allow', Action: 's3:GetObject', Resource: objects }]);
+    // s3:ListBucket on the bucket only, so a missing key answers NoSuchKey (payload-missing), not AccessDenied.
+    const listing = { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucket, 'Arn'] } };
+    expect(s3Of('audit')).toEqual([{ Effect: 'Allow', Action: 's3:GetObject', Resource: objects }, listing]);
     expect(s3Of('archive')).toEqual([
       { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: objects },
+      listing,
     ]);
     expect(s3Of('billing')).toEqual([]);
     expect(t.envOf('Groupaudit').FANOUT_PAYLOAD_BUCKET).toEqual({ Ref: bucket });

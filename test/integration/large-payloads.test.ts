@@ -314,6 +314,24 @@ describe('large payloads through S3 (extended-client pointers)', () => {
       expect(seen).toEqual([{ ok: true }]);
     });
 
+    it('a pointer to a bucket that does not exist is nacked (retried), not dead-lettered: only a missing key is final', async () => {
+      const { queue, dlq } = provisionedGroup(stack, 'inline');
+      await sendRaw(
+        queue,
+        JSON.stringify([POINTER_CLASS, { s3BucketName: `no-such-${randomUUID()}`, s3Key: 'k' }]),
+        {
+          MessageAttributes: { ExtendedPayloadSize: { DataType: 'Number', StringValue: '11' } },
+        },
+      );
+      const { handler, seen } = await groupConsumer('inline');
+      const records = await receiveExactly(queue, 1);
+      const response = await handler({ Records: records }, lambdaContext(10_000));
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0].messageId }]);
+      expect(seen).toEqual([]);
+      expect(await receiveRecords(dlq, 10, 0)).toEqual([]);
+      await deleteAcked(queue, records, { batchItemFailures: [] });
+    });
+
     it('a slow GetObject holds only its own record: the inline records of the batch run at once (found by an adversarial review)', async () => {
       await pointerOnInlineQueue();
       const { queue } = provisionedGroup(stack, 'inline');

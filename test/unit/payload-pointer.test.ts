@@ -156,13 +156,30 @@ describe('Publisher large payloads', () => {
     await expect(
       publisher.publish({ type: 'T', data: 1, attributes: { ExtendedPayloadSize: 1 } }),
     ).rejects.toThrow(/attribute 'ExtendedPayloadSize' is reserved/);
-    // 8 of the user's + 'type' + 'traceparent' fill the 10 slots; the pointer's attribute needs an 11th.
+    // 8 of the user's + 'type' + 'traceparent' fill the 10 slots; the pointer's attribute needs an 11th,
+    // so the message is refused whatever its size: valid when small must stay valid when it grows.
     const eight = Object.fromEntries(Array.from({ length: 8 }, (_, n) => [`a${n}`, 'v']));
-    const error = await publisher
-      .publish({ type: 'T', data: 'z'.repeat(300_000), attributes: eight })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PublishValidationError);
-    expect((error as Error).message).toMatch(/ExtendedPayloadSize attribute, but has 10 attributes already/);
+    for (const data of ['small', 'z'.repeat(300_000)]) {
+      const error = await publisher.publish({ type: 'T', data, attributes: eight }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PublishValidationError);
+      expect((error as Error).message).toMatch(/has 11 message attributes .* keeps one for the S3 pointer/);
+    }
+    const seven = Object.fromEntries(Array.from({ length: 7 }, (_, n) => [`a${n}`, 'v']));
+    await expect(
+      publisher.publish({ type: 'T', data: 'z'.repeat(300_000), attributes: seven }),
+    ).resolves.toBeDefined();
+  });
+
+  it('refuses a keyPrefix the extended clients would not write (found by an adversarial review)', () => {
+    for (const keyPrefix of ['/abs', '.hidden', 'a/../b', 'sp ace', 'x'.repeat(989)]) {
+      expect(() => new Publisher({ topicArn: TOPIC, largePayloads: { bucket: 'b', keyPrefix } })).toThrow(
+        /^largePayloads\.keyPrefix: must be at most 988/,
+      );
+    }
+    expect(
+      new Publisher({ topicArn: TOPIC, largePayloads: { bucket: 'b', keyPrefix: 'payloads/2026/' } })
+        .offloader?.keyPrefix,
+    ).toBe('payloads/2026/');
   });
 
   it('a failed PutObject fails only that message (PublishFailedError); the others are published', async () => {
