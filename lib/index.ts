@@ -18,6 +18,7 @@ export type {
   IdempotencyOptions,
   MessageHandler,
   TypeRoute,
+  TypeRoutes,
 } from './consumer/options.ts';
 export { OUTCOME_SPAN_ATTRIBUTE, type TraceOutcome } from './consumer/record-span.ts';
 export { type CurrentMessage, currentMessage } from './current-message.ts';

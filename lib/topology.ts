@@ -9,6 +9,7 @@ import {
   SNS_RAISED_SIZE_MAX_SUBSCRIPTIONS,
   SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
 } from './aws-limits.ts';
+import { topicArnVariable } from './environment.ts';
 import { FanoutError } from './errors.ts';
 import { filterPolicyIssues } from './filter-policy.ts';
 
@@ -167,13 +168,16 @@ export interface Topology {
 /** The topology breaks one or more rules; `issues` lists each with the entry, the rule and the value. */
 export class TopologyError extends FanoutError {
   readonly issues: readonly string[];
+  /** The file the topology came from, when known (e.g. `infra/topology.ts`). */
+  readonly source: string | undefined;
 
-  constructor(issues: readonly string[]) {
+  constructor(issues: readonly string[], source?: string) {
     super(
       'FANOUT_TOPOLOGY',
-      `Invalid topology (infra/topology.ts):\n${issues.map((i) => `  - ${i}`).join('\n')}`,
+      `Invalid topology${source ? ` (${source})` : ''}:\n${issues.map((i) => `  - ${i}`).join('\n')}`,
     );
     this.issues = issues;
+    this.source = source;
   }
 }
 
@@ -216,6 +220,11 @@ export interface ResolveOptions {
    * @default no check
    */
   readonly checkHandlerFile?: (handler: string) => string | undefined;
+  /**
+   * The file the topology came from, named in the error (e.g. `infra/topology.ts`).
+   * @default none
+   */
+  readonly source?: string;
 }
 
 /** Identity function that types a topology declaration and validates it, failing at load time. */
@@ -234,9 +243,10 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
   const topics: Topic[] = [];
   const groups: Group[] = [];
   if (!isObject(definition) || !isObject(definition.topics) || !isObject(definition.groups)) {
-    throw new TopologyError([
-      "the topology needs 'topics' and 'groups' objects: defineTopology({ topics: {…}, groups: {…} })",
-    ]);
+    throw new TopologyError(
+      ["the topology needs 'topics' and 'groups' objects: defineTopology({ topics: {…}, groups: {…} })"],
+      options.source,
+    );
   }
 
   for (const [name, topic] of Object.entries(definition.topics)) {
@@ -277,6 +287,18 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
     topics.push({ name, fifo, maxMessageSizeBytes, largePayloads });
   }
   const topicByName = new Map(topics.map((t) => [t.name, t]));
+  // Topic ARNs reach publishing functions under one variable per topic: two names must not share one.
+  const variableOwner = new Map<string, string>();
+  for (const { name } of topics) {
+    const variable = topicArnVariable(name);
+    const other = variableOwner.get(variable);
+    if (other) {
+      issues.push(
+        `topic '${name}': its ARN variable ${variable} would also hold topic '${other}' (names that differ only in '-', '_', '.' or case collide); rename one of them`,
+      );
+    }
+    variableOwner.set(variable, name);
+  }
 
   const queueNames = new Map<string, string>();
   for (const [name, group] of Object.entries(definition.groups)) {
@@ -467,7 +489,7 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
       );
     }
   }
-  if (issues.length > 0) throw new TopologyError(issues);
+  if (issues.length > 0) throw new TopologyError(issues, options.source);
   return { topics, groups };
 }
 

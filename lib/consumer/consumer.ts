@@ -38,7 +38,9 @@ export type BatchHandler = (
  * acked; everything else is acked. The handler never throws for one record, and answers before the
  * invocation's deadline even when AWS calls hang.
  */
-export function consumer<T = unknown>(options: ConsumerOptions<T>): BatchHandler {
+export function consumer<T = unknown, D = Record<string, unknown>>(
+  options: ConsumerOptions<T, D>,
+): BatchHandler {
   const routeOf = buildRouter(options);
   const config = resolveConsumerConfig(options);
   const sqs = options.sqsClient ?? createSqsClient();

@@ -32,6 +32,12 @@ export interface TypeRoute<T> {
   readonly handle: MessageHandler<T>;
 }
 
+/**
+ * Handlers by event type, each with the data type of its event: inferred from the route's schema, or from
+ * the handler's own parameter type; `unknown` (unvalidated JSON) when a route has neither.
+ */
+export type TypeRoutes<D> = { readonly [K in keyof D]: MessageHandler<D[K]> | TypeRoute<D[K]> };
+
 /** Idempotency options of a consumer. */
 export interface IdempotencyOptions extends IdempotencyStoreOptions {
   /**
@@ -57,7 +63,7 @@ export interface IdempotencyOptions extends IdempotencyStoreOptions {
 }
 
 /** Options of {@link consumer}. */
-export interface ConsumerOptions<T = unknown> extends TelemetryOptions {
+export interface ConsumerOptions<T = unknown, D = Record<string, unknown>> extends TelemetryOptions {
   /**
    * Name of the consumer group: namespaces idempotency keys, names logs and metrics.
    * @default process.env.FANOUT_GROUP, else the source queue's name without `.fifo` (and without
@@ -75,8 +81,7 @@ export interface ConsumerOptions<T = unknown> extends TelemetryOptions {
    * Handlers by event type. A record of a type not listed here is poison.
    * Give either `handle` or `handlers`.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: each route has its own data type
-  readonly handlers?: Readonly<Record<string, MessageHandler<any> | TypeRoute<any>>>;
+  readonly handlers?: TypeRoutes<D>;
   /**
    * DynamoDB idempotency, or `false` to turn it off (every delivery runs the handler).
    * @default on, with the table in FANOUT_IDEMPOTENCY_TABLE
@@ -139,7 +144,7 @@ export interface ConsumerConfig {
 const DEFAULT_BACKOFF = { baseSeconds: 2, maxSeconds: 900 };
 
 /** Checks the options of {@link consumer} and fills in the defaults; throws {@link ConfigError}. */
-export function resolveConsumerConfig<T>(options: ConsumerOptions<T>): ConsumerConfig {
+export function resolveConsumerConfig<T, D>(options: ConsumerOptions<T, D>): ConsumerConfig {
   const concurrency = options.concurrency ?? 10;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ConfigError('concurrency', `must be a whole number ≥ 1 (given ${concurrency})`, 'Use e.g. 10');

@@ -1,11 +1,11 @@
 import { ConfigError, PoisonMessageError } from '../errors.ts';
-import type { ConsumerOptions, TypeRoute } from './options.ts';
+import type { ConsumerOptions, MessageHandler, TypeRoute } from './options.ts';
 
 /**
  * Builds the function that finds the handler of an event type: the one `handle` for every type, or
  * the entry of `handlers` (a type not listed is poison). Throws {@link ConfigError} for bad options.
  */
-export function buildRouter<T>(options: ConsumerOptions<T>): (type: string) => TypeRoute<unknown> {
+export function buildRouter<T, D>(options: ConsumerOptions<T, D>): (type: string) => TypeRoute<unknown> {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(
       'options',
@@ -40,7 +40,9 @@ export function buildRouter<T>(options: ConsumerOptions<T>): (type: string) => T
     );
   }
   const routes = new Map<string, TypeRoute<unknown>>();
-  for (const [type, entry] of Object.entries(handlers ?? {})) {
+  // Each route's data type matters to its author only: here every route handles unknown data.
+  const entries = Object.entries(handlers ?? {}) as [string, MessageHandler<unknown> | TypeRoute<unknown>][];
+  for (const [type, entry] of entries) {
     const route = typeof entry === 'function' ? { handle: entry } : entry;
     if (typeof route?.handle !== 'function') {
       throw new ConfigError(

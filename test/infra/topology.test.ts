@@ -184,15 +184,21 @@ describe('resolveTopology', () => {
       withGroup({ subscribe: ['orders'], filter: {} }),
       "group 'audit': filter must be a non-empty SNS filter policy object, e.g. { type: ['OrderPlaced'] }",
     ],
+    [
+      'topic names whose ARN variables collide (found by an adversarial review)',
+      { topics: { 'my-receipts': {}, my_receipts: {} }, groups: {} },
+      "topic 'my_receipts': its ARN variable FANOUT_TOPIC_MY_RECEIPTS_ARN would also hold topic 'my-receipts' (names that differ only in '-', '_', '.' or case collide); rename one of them",
+    ],
   ])('rejects %s, naming the entry, the rule and the value', (_name, definition, message) => {
     expect(issuesOf(definition)).toContain(message);
   });
 
-  it('lists every issue at once, in a message that points at infra/topology.ts', () => {
+  it('lists every issue at once, in a message that names the file the topology came from', () => {
     const definition = withGroup({ subscribe: ['refunds'], maxReceiveCount: 0 });
-    expect(() => resolveTopology(definition)).toThrow(
-      /^Invalid topology \(infra\/topology.ts\):\n {2}- group 'audit'/,
+    expect(() => resolveTopology(definition, { source: 'src/shop-topology.ts' })).toThrow(
+      /^Invalid topology \(src\/shop-topology.ts\):\n {2}- group 'audit'/,
     );
+    expect(() => resolveTopology(definition)).toThrow(/^Invalid topology:\n {2}- group 'audit'/);
     expect(issuesOf(definition)).toHaveLength(2);
   });
 });
