@@ -277,9 +277,10 @@ describe('fanout installed from its packed tarball into a fresh project', () => 
         'billing',
     );
     expect(billing, 'the billing function').toBeDefined();
-    const variables = (billing?.[1].Properties?.Environment as { Variables: Record<string, unknown> })
-      .Variables;
-    expect(variables).toHaveProperty('FANOUT_TOPIC_PAYMENTS_ARN');
+    const environment = billing?.[1].Properties?.Environment as
+      | { Variables: Record<string, unknown> }
+      | undefined;
+    expect(environment?.Variables).toHaveProperty('FANOUT_TOPIC_PAYMENTS_ARN');
   });
 
   it('the handler runs on the embedded cloud from fanout/local', () => {
