@@ -211,18 +211,40 @@ describe('resolveTopology: publishes, environment, tracing, topic sizes', () => 
   });
 
   it.each([
-    ['a publish to an unknown topic', withGroup({ subscribe: ['orders'], publishes: ['refunds'] }), "group 'audit': publishes to unknown topic 'refunds' (topics: orders, ledger.fifo)"],
-    ['a reserved environment variable', withGroup({ subscribe: ['orders'], environment: { FANOUT_GROUP: 'x' } }), "group 'audit': environment variable 'FANOUT_GROUP' is not allowed (names are letters, digits and '_'; FANOUT_* and AWS_* are reserved)"],
-    ['a non-string environment value', withGroup({ subscribe: ['orders'], environment: { LEVEL: 3 } }), "group 'audit': environment.LEVEL must be a string (given 3)"],
-    ['tracing that is not a boolean', withGroup({ subscribe: ['orders'], tracing: 'yes' }), 'group \'audit\': tracing must be true or false (given "yes")'],
-    ['a topic size above 1 MiB', { topics: { orders: { maxMessageSizeBytes: 2_000_000 } }, groups: {} }, "topic 'orders': maxMessageSizeBytes must be a whole number from 1024 to 1048576 (given 2000000); larger payloads need largePayloads: true"],
+    [
+      'a publish to an unknown topic',
+      withGroup({ subscribe: ['orders'], publishes: ['refunds'] }),
+      "group 'audit': publishes to unknown topic 'refunds' (topics: orders, ledger.fifo)",
+    ],
+    [
+      'a reserved environment variable',
+      withGroup({ subscribe: ['orders'], environment: { FANOUT_GROUP: 'x' } }),
+      "group 'audit': environment variable 'FANOUT_GROUP' is not allowed (names are letters, digits and '_'; FANOUT_* and AWS_* are reserved)",
+    ],
+    [
+      'a non-string environment value',
+      withGroup({ subscribe: ['orders'], environment: { LEVEL: 3 } }),
+      "group 'audit': environment.LEVEL must be a string (given 3)",
+    ],
+    [
+      'tracing that is not a boolean',
+      withGroup({ subscribe: ['orders'], tracing: 'yes' }),
+      'group \'audit\': tracing must be true or false (given "yes")',
+    ],
+    [
+      'a topic size above 1 MiB',
+      { topics: { orders: { maxMessageSizeBytes: 2_000_000 } }, groups: {} },
+      "topic 'orders': maxMessageSizeBytes must be a whole number from 1024 to 1048576 (given 2000000); larger payloads need largePayloads: true",
+    ],
   ])('rejects %s, naming the entry, the rule and the value', (_name, definition, message) => {
     expect(issuesOf(definition)).toContain(message);
   });
 
   it('allows at most 100 subscriptions on a topic raised above 256 KiB, as SNS does', () => {
     const groups = (n: number) =>
-      Object.fromEntries(Array.from({ length: n }, (_, i) => [`g${i}`, { subscribe: ['big'], handler: 'functions/audit.ts' }]));
+      Object.fromEntries(
+        Array.from({ length: n }, (_, i) => [`g${i}`, { subscribe: ['big'], handler: 'functions/audit.ts' }]),
+      );
     const topics = { big: { maxMessageSizeBytes: 1_048_576 } };
     expect(() => resolveTopology({ topics, groups: groups(100) } as TopologyDefinition)).not.toThrow();
     expect(issuesOf({ topics, groups: groups(101) })).toEqual([
