@@ -3,9 +3,11 @@ import * as path from 'node:path';
 import {
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cloudwatchActions,
+  cx_api,
   Duration,
   type aws_dynamodb as dynamodb,
   aws_lambda_event_sources as eventSources,
+  FeatureFlags,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
@@ -353,7 +355,13 @@ export class ConsumerGroup extends Construct {
         'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so IAM only accepts Resource "*" for them.',
       );
     }
-    const keys = Object.values(props.publishesTo ?? {}).flatMap((t) => (t.masterKey ? [t.masterKey] : []));
+    // CDK grants on an imported alias (alias/aws/sns) only with this flag; without it, no statement to acknowledge.
+    const aliasGrants = FeatureFlags.of(this).isEnabled(
+      cx_api.KMS_APPLY_IMPORTED_ALIAS_PERMISSIONS_TO_PRINCIPAL,
+    );
+    const keys = Object.values(props.publishesTo ?? {})
+      .flatMap((t) => (t.masterKey ? [t.masterKey] : []))
+      .filter((key) => aliasGrants || !('aliasName' in key));
     if (keys.length > 0) {
       this.acknowledge(
         'Action::kms:GenerateDataKey*',
