@@ -464,6 +464,13 @@ function resolveSettings(props: ConsumerGroupProps): Group {
     eventSourceProps: _eventSourceProps,
     ...settings
   } = props;
+  const known = (topics ?? []).filter(knowsKind);
+  if (fifo !== undefined && known.some((t) => t.fifo !== fifo))
+    throw new ConfigError(
+      `ConsumerGroup '${name}'.fifo`,
+      `a topic of the group is ${fifo ? 'standard' : 'FIFO'} (given fifo: ${fifo})`,
+      'Leave fifo out (it is only for topics imported from a token ARN), or pass topics of that kind',
+    );
   const standIns = (topics ?? []).map(
     (t, i) => `topic${i}${(knowsKind(t) ? t.fifo : (fifo ?? t.fifo)) ? '.fifo' : ''}`,
   );

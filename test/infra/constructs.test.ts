@@ -485,6 +485,19 @@ describe('ConsumerGroup on its own', () => {
           idempotencyTable: table,
         }),
     ).toThrow(/^ConsumerGroup 'idle': topics must list at least one topic \(given \[\]\)\. /);
+    expect(
+      () =>
+        new ConsumerGroup(stack, 'Kind', {
+          name: 'kind',
+          topics: [new sns.Topic(stack, 'Standard')],
+          fifo: true,
+          entry: HANDLER,
+          projectRoot,
+          idempotencyTable: table,
+        }),
+    ).toThrow(
+      "ConsumerGroup 'kind'.fifo: a topic of the group is standard (given fifo: true). Leave fifo out (it is only for topics imported from a token ARN), or pass topics of that kind",
+    );
   });
 });
 
