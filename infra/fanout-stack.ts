@@ -13,7 +13,6 @@ import {
   AlarmTopic,
   type ConsumerGroup,
   FanoutTopology,
-  type GroupOverrides,
   GroupsDashboard,
   grantKeyPrefix,
   PrefixedTable,
@@ -60,8 +59,8 @@ export interface FanoutStackProps extends StackProps {
 }
 
 /**
- * The reference app's stack: a {@link FanoutTopology} of the topology, the example app's effects table (set on
- * and granted to every group through the topology's public hooks), an alarm topic, outputs for the tools.
+ * The reference app's stack: a {@link FanoutTopology} of the topology (with the outputs the CLI reads), the
+ * example app's effects table (set on and granted to every group's function), an alarm topic.
  */
 export class FanoutStack extends Stack {
   readonly topology: FanoutTopology;
@@ -80,40 +79,28 @@ export class FanoutStack extends Stack {
     if (props.alarmTopic ?? true)
       this.alarmTopic = new AlarmTopic(this, 'Alarms', { email: props.alarmEmail }).topic;
 
-    const effects = this.effectsTable;
-    const groupProps: Record<string, GroupOverrides> = {};
-    if (effects) {
-      for (const name of Object.keys(props.topology.groups))
-        groupProps[name] = {
-          functionProps: { environment: { [EFFECTS_TABLE_VARIABLE]: effects.tableName } },
-        };
-    }
     this.topology = new FanoutTopology(this, 'Topology', {
       topology: props.topology,
       projectRoot: props.projectRoot,
       alarmTopic: this.alarmTopic,
       removalPolicy,
-      groupProps,
     });
     this.topics = this.topology.topics;
     this.groups = this.topology.groups;
     this.idempotencyTable = this.topology.idempotencyTable;
 
-    for (const [name, topic] of this.topics) this.output(`topic ${name} arn`, topic.topicArn);
-    this.output('table idempotency name', this.idempotencyTable.tableName);
+    // The topology makes the outputs of its topics, groups, table and bucket; these two are the stack's own.
+    const effects = this.effectsTable;
     if (effects) this.output('table effects name', effects.tableName);
     if (this.alarmTopic) this.output('topic alarms arn', this.alarmTopic.topicArn);
-    for (const [name, group] of this.groups) {
-      // The example handlers only ever ADD to their own items (functions/shared/effects-ledger.ts).
-      if (effects) grantKeyPrefix(effects, group.function, name, ['dynamodb:UpdateItem']);
-      this.output(`group ${name} queueUrl`, group.queue.queueUrl);
-      this.output(`group ${name} queueArn`, group.queue.queueArn);
-      this.output(`group ${name} dlqUrl`, group.deadLetterQueue.queueUrl);
-      this.output(`group ${name} dlqArn`, group.deadLetterQueue.queueArn);
-      this.output(`group ${name} functionName`, group.function.functionName);
+    if (effects) {
+      for (const [name, group] of this.groups) {
+        // The example app's variable, set on the function itself: groupProps' functionProps.environment
+        // refuses FANOUT_* names. The example handlers only ever ADD to their own items (effects-ledger.ts).
+        group.function.addEnvironment(EFFECTS_TABLE_VARIABLE, effects.tableName);
+        grantKeyPrefix(effects, group.function, name, ['dynamodb:UpdateItem']);
+      }
     }
-    if (this.topology.payloadBucket)
-      this.output('bucket payload name', this.topology.payloadBucket.bucketName);
     if (props.dashboard)
       this.dashboard = new GroupsDashboard(this, 'Dashboard', { groups: this.groups }).dashboard;
   }

@@ -3,9 +3,11 @@ import * as path from 'node:path';
 import {
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cloudwatchActions,
+  cx_api,
   Duration,
   type aws_dynamodb as dynamodb,
   aws_lambda_event_sources as eventSources,
+  FeatureFlags,
   aws_iam as iam,
   aws_lambda as lambda,
   aws_logs as logs,
@@ -31,6 +33,7 @@ import {
   TopologyError,
   topicArnVariable,
 } from '../../lib/index.ts';
+import { checkOverrides } from './override-checks.ts';
 import { grantKeyPrefix, IDEMPOTENCY_TABLE_ACTIONS } from './prefixed-table.ts';
 
 /**
@@ -56,6 +59,13 @@ export interface ConsumerGroupProps extends GroupSettings {
   readonly name: string;
   /** The topics the group receives every (matching) message of: all standard, or all FIFO. */
   readonly topics: readonly sns.ITopic[];
+  /**
+   * Whether the topics are FIFO, for topics whose kind the CDK cannot know: one imported from a token ARN
+   * (`Topic.fromTopicArn(this, 'T', Fn.importValue(…))`, a `CfnParameter`) always says `fifo: false`. A topic
+   * whose kind is known (created in the app, or imported from a literal ARN) must agree with it.
+   * @default the topics' own `fifo`
+   */
+  readonly fifo?: boolean;
   /** Path of the handler module (it exports `handler`), absolute or relative to `projectRoot`. */
   readonly entry: string;
   /**
@@ -98,24 +108,28 @@ export interface ConsumerGroupProps extends GroupSettings {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Props merged over fanout's for the queue (e.g. `encryptionMasterKey`, `queueName`).
+   * Props merged over fanout's for the queue (e.g. `encryptionMasterKey`, `queueName`). `deadLetterQueue` is
+   * refused (the redrive to the group's DLQ stays), and so is a `visibilityTimeout` shorter than the function's
+   * timeout.
    * @default none: SSE-SQS, TLS only, the group's visibility timeout and retention, redrive to the DLQ
    */
   readonly queueProps?: Partial<sqs.QueueProps>;
   /**
    * Props merged over fanout's for the dead-letter queue.
-   * @default none: SSE-SQS, TLS only, the group's `dlqRetentionDays`
+   * @default none: SSE-SQS, TLS only, the group's `dlqRetentionDays`, `removalPolicy: RemovalPolicy.RETAIN`
+   * (dead letters stay when the stack is deleted)
    */
   readonly deadLetterQueueProps?: Partial<sqs.QueueProps>;
   /**
    * Props merged over fanout's for the function; `environment` and `bundling` are merged one level deeper
-   * (your keys win). A `role` given here replaces fanout's and still gets the grants. (The log group is
+   * (your keys win, but `FANOUT_*` and `AWS_*` names are refused: fanout wires its own; a `timeout` longer
+   * than the queue's visibility timeout is refused too). A `role` given here replaces fanout's and still gets the grants. (The log group is
    * always fanout's, so the function may write to it alone: set `logRetention` for its retention.)
    * @default none: Node 24 on ARM64, ESM bundle with source maps, the group's memory and timeout
    */
   readonly functionProps?: Partial<Omit<nodejs.NodejsFunctionProps, 'logGroup'>>;
   /**
-   * Props merged over fanout's for the SQS event source.
+   * Props merged over fanout's for the SQS event source (`reportBatchItemFailures: false` is refused).
    * @default none: the group's batch size, batching window and maximum concurrency, with
    * `reportBatchItemFailures: true`
    */
@@ -144,6 +158,7 @@ export class ConsumerGroup extends Construct {
   constructor(scope: Construct, id: string, props: ConsumerGroupProps) {
     super(scope, id);
     const group = resolveSettings(props);
+    checkOverrides(`ConsumerGroup '${group.name}'`, group, props);
     this.settings = group;
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -151,6 +166,8 @@ export class ConsumerGroup extends Construct {
       retentionPeriod: Duration.days(group.dlqRetentionDays),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      // Dead letters are data: deleting the stack must not delete them.
+      removalPolicy: RemovalPolicy.RETAIN,
       ...props.deadLetterQueueProps,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
@@ -338,7 +355,13 @@ export class ConsumerGroup extends Construct {
         'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so IAM only accepts Resource "*" for them.',
       );
     }
-    const keys = Object.values(props.publishesTo ?? {}).flatMap((t) => (t.masterKey ? [t.masterKey] : []));
+    // CDK grants on an imported alias (alias/aws/sns) only with this flag; without it, no statement to acknowledge.
+    const aliasGrants = FeatureFlags.of(this).isEnabled(
+      cx_api.KMS_APPLY_IMPORTED_ALIAS_PERMISSIONS_TO_PRINCIPAL,
+    );
+    const keys = Object.values(props.publishesTo ?? {})
+      .flatMap((t) => (t.masterKey ? [t.masterKey] : []))
+      .filter((key) => aliasGrants || !('aliasName' in key));
     if (keys.length > 0) {
       this.acknowledge(
         'Action::kms:GenerateDataKey*',
@@ -413,6 +436,11 @@ function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
   return ids.map((id, index) => (ids.indexOf(id) === index ? id : `${id}-${index}`));
 }
 
+/** Whether a topic's `fifo` is known: a topic of the app, or one imported from an ARN known at synth. */
+export function knowsKind(topic: sns.ITopic): boolean {
+  return topic instanceof sns.Topic || !Token.isUnresolved(topic.topicArn);
+}
+
 /**
  * Applies the topology's defaults and checks to the group's settings, through `resolveTopology` (a topology
  * of this one group and stand-ins for its topics, FIFO where the real topic is).
@@ -421,6 +449,7 @@ function resolveSettings(props: ConsumerGroupProps): Group {
   const {
     name,
     topics,
+    fifo,
     entry: _entry,
     projectRoot: _projectRoot,
     idempotencyTable: _idempotencyTable,
@@ -435,7 +464,16 @@ function resolveSettings(props: ConsumerGroupProps): Group {
     eventSourceProps: _eventSourceProps,
     ...settings
   } = props;
-  const standIns = (topics ?? []).map((t, i) => `topic${i}${t.fifo ? '.fifo' : ''}`);
+  const known = (topics ?? []).filter(knowsKind);
+  if (fifo !== undefined && known.some((t) => t.fifo !== fifo))
+    throw new ConfigError(
+      `ConsumerGroup '${name}'.fifo`,
+      `a topic of the group is ${fifo ? 'standard' : 'FIFO'} (given fifo: ${fifo})`,
+      'Leave fifo out (it is only for topics imported from a token ARN), or pass topics of that kind',
+    );
+  const standIns = (topics ?? []).map(
+    (t, i) => `topic${i}${(knowsKind(t) ? t.fifo : (fifo ?? t.fifo)) ? '.fifo' : ''}`,
+  );
   try {
     const { groups } = resolveTopology({
       topics: Object.fromEntries(standIns.map((t) => [t, {}])),

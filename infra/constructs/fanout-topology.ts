@@ -1,23 +1,27 @@
 import * as path from 'node:path';
 import {
   Annotations,
+  CfnOutput,
   type aws_dynamodb as dynamodb,
   RemovalPolicy,
+  Stack,
   type aws_s3 as s3,
-  aws_sns as sns,
-  Token,
+  type aws_sns as sns,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import {
   ConfigError,
   handlerFileCheck,
+  outputDescription,
+  outputKey,
   resolveTopology,
   SNS_DEFAULT_MAX_MESSAGE_BYTES,
   type Topology,
   type TopologyDefinition,
 } from '../../lib/index.ts';
-import { ConsumerGroup, type ConsumerGroupProps, type PayloadAccess } from './consumer-group.ts';
+import { ConsumerGroup, type ConsumerGroupProps, knowsKind, type PayloadAccess } from './consumer-group.ts';
 import { FanoutTopic } from './fanout-topic.ts';
+import { checkOverrides } from './override-checks.ts';
 import { PayloadBucket } from './payload-bucket.ts';
 import { PrefixedTable } from './prefixed-table.ts';
 
@@ -59,10 +63,20 @@ export interface FanoutTopologyProps {
    */
   readonly alarmTopic?: sns.ITopic;
   /**
-   * What happens to the idempotency table and the payload buckets fanout creates when they leave the stack.
+   * What happens to the idempotency table, the payload buckets and the groups' DLQs fanout creates when they
+   * leave the stack (a group's `deadLetterQueueProps.removalPolicy` wins for its DLQ). The groups' queues
+   * are always deleted.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Add the stack outputs the `fanout` CLI reads with `--stack` (descriptions `fanout:<kind>:<name>:<attribute>`):
+   * each topic's ARN; each group's queue and DLQ URL and ARN and function name; the idempotency table's name;
+   * the payload bucket's name. They are made at the top of the stack (keys `Fanout…`), so only one
+   * FanoutTopology of a stack may have them.
+   * @default true
+   */
+  readonly outputs?: boolean;
   /**
    * Props merged over fanout's for the payload bucket (created only when a topic has `largePayloads`).
    * @default none: SSE-S3, TLS only, public access blocked, expiry after the longest retention (see PayloadBucket)
@@ -147,12 +161,16 @@ export class FanoutTopology extends Construct {
         dlqName: _d,
         ...settings
       } = group;
+      const overrides = props.groupProps?.[name] ?? {};
+      checkOverrides(`FanoutTopology.groupProps['${name}']`, group, overrides);
       groups.set(
         name,
         new ConsumerGroup(this, `Group-${name}`, {
           ...settings,
-          ...props.groupProps?.[name],
+          ...overrides,
+          deadLetterQueueProps: { removalPolicy, ...overrides.deadLetterQueueProps },
           name,
+          fifo: group.fifo,
           topics: subscribe.map((t) => topics.get(t) as sns.ITopic),
           entry: handler,
           projectRoot,
@@ -165,12 +183,39 @@ export class FanoutTopology extends Construct {
       );
     }
     this.groups = groups;
+    if (props.outputs ?? true) this.addOutputs();
+  }
+
+  /** The outputs the CLI finds topics, groups, the table and the bucket by (`lib/stack-outputs.ts`). */
+  private addOutputs() {
+    const stack = Stack.of(this);
+    const output = (what: string, value: string) => {
+      const key = outputKey(what);
+      if (stack.node.tryFindChild(key))
+        throw new ConfigError(
+          `FanoutTopology '${this.node.path}'.outputs`,
+          `the stack has an output or construct '${key}' already (another FanoutTopology with outputs in the same stack?)`,
+          'Pass outputs: false to all but one FanoutTopology of the stack',
+        );
+      // At the top of the stack, so the logical id is the key itself, as the CLI and its tests expect.
+      new CfnOutput(stack, key, { value, description: outputDescription(what) });
+    };
+    for (const [name, topic] of this.topics) output(`topic ${name} arn`, topic.topicArn);
+    output('table idempotency name', this.idempotencyTable.tableName);
+    for (const [name, group] of this.groups) {
+      output(`group ${name} queueUrl`, group.queue.queueUrl);
+      output(`group ${name} queueArn`, group.queue.queueArn);
+      output(`group ${name} dlqUrl`, group.deadLetterQueue.queueUrl);
+      output(`group ${name} dlqArn`, group.deadLetterQueue.queueArn);
+      output(`group ${name} functionName`, group.function.functionName);
+    }
+    if (this.payloadBucket) output('bucket payload name', this.payloadBucket.bucketName);
   }
 
   /** An existing topic must agree with the topology on FIFO; a raised size limit is the owner's to set. */
   private checkExisting(topic: Topology['topics'][number], existing: sns.ITopic) {
-    const knowsFifo = existing instanceof sns.Topic || !Token.isUnresolved(existing.topicArn);
-    if (knowsFifo && existing.fifo !== topic.fifo) {
+    // A topic imported from a token ARN always says standard: its kind is the topology's (`fifo` of the group).
+    if (knowsKind(existing) && existing.fifo !== topic.fifo) {
       throw new ConfigError(
         `FanoutTopology.existingTopics['${topic.name}']`,
         `the topology's topic is ${topic.fifo ? 'FIFO' : 'standard'} but the given topic is ${existing.fifo ? 'FIFO' : 'standard'}`,

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   App,
+  CfnParameter,
   Duration,
   aws_dynamodb as dynamodb,
+  Fn,
   RemovalPolicy,
   Stack,
   aws_sns as sns,
+  aws_sqs as sqs,
   Validations,
 } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -18,9 +21,10 @@ import {
   ConsumerGroup,
   FanoutTopology,
   type FanoutTopologyProps,
+  type GroupOverrides,
   IDEMPOTENCY_TABLE_ACTIONS,
 } from '../../infra/constructs/index.ts';
-import type { TopologyDefinition } from '../../lib/index.ts';
+import { parseOutputDescription, type TopologyDefinition } from '../../lib/index.ts';
 
 // fanout/cdk as a user meets it: constructs in a plain Stack of their own app, with the feature flags their
 // `cdk init` writes (cdk.json's context). Handlers are not bundled: only the templates are checked.
@@ -481,6 +485,269 @@ describe('ConsumerGroup on its own', () => {
           idempotencyTable: table,
         }),
     ).toThrow(/^ConsumerGroup 'idle': topics must list at least one topic \(given \[\]\)\. /);
+    expect(
+      () =>
+        new ConsumerGroup(stack, 'Kind', {
+          name: 'kind',
+          topics: [new sns.Topic(stack, 'Standard')],
+          fifo: true,
+          entry: HANDLER,
+          projectRoot,
+          idempotencyTable: table,
+        }),
+    ).toThrow(
+      "ConsumerGroup 'kind'.fifo: a topic of the group is standard (given fifo: true). Leave fifo out (it is only for topics imported from a token ARN), or pass topics of that kind",
+    );
+  });
+});
+
+describe('overrides that would break a guarantee fail synth', () => {
+  /** The error of a FanoutTopology whose group 'audit' has `overrides`, and of a ConsumerGroup with them. */
+  const errors = (overrides: GroupOverrides) => {
+    const message = (build: (stack: Stack) => void) => {
+      try {
+        build(userStack().stack);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'no error';
+    };
+    return {
+      topology: message(topologyIn({ groupProps: { audit: overrides } })),
+      group: message((stack) => {
+        new ConsumerGroup(stack, 'Group', {
+          name: 'audit',
+          topics: [new sns.Topic(stack, 'Orders')],
+          entry: HANDLER,
+          projectRoot,
+          idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+          ...overrides,
+        });
+      }),
+    };
+  };
+
+  it('refuses eventSourceProps.reportBatchItemFailures: false (a failed record of a partly failed batch would be deleted)', () => {
+    expect(errors({ eventSourceProps: { reportBatchItemFailures: false } })).toEqual({
+      topology:
+        "FanoutTopology.groupProps['audit'].eventSourceProps.reportBatchItemFailures: must stay true (given false): without it a failed record of a batch that partly succeeds is deleted with the batch. Remove reportBatchItemFailures from eventSourceProps",
+      group:
+        "ConsumerGroup 'audit'.eventSourceProps.reportBatchItemFailures: must stay true (given false): without it a failed record of a batch that partly succeeds is deleted with the batch. Remove reportBatchItemFailures from eventSourceProps",
+    });
+    expect(errors({ eventSourceProps: { reportBatchItemFailures: true, batchSize: 2 } })).toEqual({
+      topology: 'no error',
+      group: 'no error',
+    });
+  });
+
+  it('refuses queueProps.deadLetterQueue, removed or replaced (the redrive to the group’s DLQ stays)', () => {
+    const removed = errors({ queueProps: { deadLetterQueue: undefined } });
+    expect(removed.topology).toBe(
+      "FanoutTopology.groupProps['audit'].queueProps.deadLetterQueue: fanout's redrive to the group's DLQ cannot be replaced or removed (given undefined): records that keep failing would be lost, or land where FANOUT_DLQ_URL does not point. Remove deadLetterQueue from queueProps; set maxReceiveCount on the group, or the DLQ through deadLetterQueueProps",
+    );
+    expect(removed.group).toMatch(
+      /^ConsumerGroup 'audit'\.queueProps\.deadLetterQueue: .*\(given undefined\)/,
+    );
+    const { stack } = userStack();
+    const other = new sqs.Queue(stack, 'Other');
+    expect(() =>
+      topologyIn({
+        groupProps: { audit: { queueProps: { deadLetterQueue: { queue: other, maxReceiveCount: 9 } } } },
+      })(stack),
+    ).toThrow(/queueProps\.deadLetterQueue: .*\(given a queue\)/);
+  });
+
+  it('refuses a queue visibility timeout shorter than the function timeout, set from either side', () => {
+    // Defaults: timeout 30 s, visibility 180 s.
+    const shortQueue = errors({ queueProps: { visibilityTimeout: Duration.seconds(20) } });
+    expect(shortQueue.topology).toBe(
+      "FanoutTopology.groupProps['audit'].queueProps.visibilityTimeout: the queue's visibility timeout must be at least the function's timeout (given 20 s < 30 s): a record would be received again while its first invocation still runs, and SQS event sources refuse it. Raise the visibility timeout to at least 30 s (AWS recommends 180 s), or shorten the function's timeout",
+    );
+    expect(shortQueue.group).toMatch(
+      /^ConsumerGroup 'audit'\.queueProps\.visibilityTimeout: .*\(given 20 s < 30 s\)/,
+    );
+    const longFunction = errors({ functionProps: { timeout: Duration.seconds(200) } });
+    expect(longFunction.topology).toMatch(
+      /^FanoutTopology\.groupProps\['audit'\]\.functionProps\.timeout: .*\(given 180 s < 200 s\).* at least 200 s/,
+    );
+    expect(longFunction.group).toMatch(
+      /^ConsumerGroup 'audit'\.functionProps\.timeout: .*\(given 180 s < 200 s\)/,
+    );
+    expect(
+      errors({
+        queueProps: { visibilityTimeout: Duration.seconds(60) },
+        functionProps: { timeout: Duration.minutes(1) },
+      }),
+    ).toEqual({ topology: 'no error', group: 'no error' });
+  });
+
+  it('refuses FANOUT_* and AWS_* names in functionProps.environment (fanout wires its own)', () => {
+    for (const name of [
+      'FANOUT_GROUP',
+      'FANOUT_IDEMPOTENCY_TABLE',
+      'FANOUT_DLQ_URL',
+      'FANOUT_TOPIC_X_ARN',
+      'AWS_REGION',
+    ]) {
+      const { topology: onTopology, group } = errors({ functionProps: { environment: { [name]: 'mine' } } });
+      expect(onTopology).toBe(
+        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved (FANOUT_* is fanout's, AWS_* Lambda's) and would replace the value fanout wires (given "mine"). Use another name; fanout sets its own variables from the group, its table, DLQ, topics and bucket`,
+      );
+      expect(group).toMatch(
+        new RegExp(`^ConsumerGroup 'audit'\\.functionProps\\.environment: '${name}' is reserved`),
+      );
+    }
+    expect(errors({ functionProps: { environment: { POWERTOOLS_SERVICE_NAME: 'shop-audit' } } })).toEqual({
+      topology: 'no error',
+      group: 'no error',
+    });
+  });
+});
+
+describe('stack outputs for the fanout CLI (--stack)', () => {
+  it('are made by a FanoutTopology in a plain user stack, one per topic, group attribute and table, as the CLI parses them', () => {
+    const t = synth(topologyIn());
+    const outputs = t.template.toJSON().Outputs as Record<string, { Description: string; Value: unknown }>;
+    const parsed = Object.values(outputs).map((o) => parseOutputDescription(o.Description));
+    const attributes = ['queueUrl', 'queueArn', 'dlqUrl', 'dlqArn', 'functionName'];
+    expect(parsed).toEqual(
+      expect.arrayContaining([
+        { kind: 'topic', name: 'orders', attribute: 'arn' },
+        { kind: 'topic', name: 'payments', attribute: 'arn' },
+        { kind: 'table', name: 'idempotency', attribute: 'name' },
+        ...['audit', 'billing'].flatMap((name) =>
+          attributes.map((attribute) => ({ kind: 'group', name, attribute })),
+        ),
+      ]),
+    );
+    expect(parsed).toHaveLength(2 + 1 + 2 * attributes.length);
+    expect(outputs.FanoutTopicOrdersArn.Value).toEqual({
+      Ref: t.idOf('FanoutTopicorders', 'AWS::SNS::Topic'),
+    });
+    expect(outputs.FanoutGroupAuditDlqUrl.Value).toEqual({
+      Ref: t.idOf('FanoutGroupauditDeadLetterQueue', 'AWS::SQS::Queue'),
+    });
+    expect(outputs.FanoutTableIdempotencyName.Value).toEqual({
+      Ref: t.idOf('FanoutIdempotencyTable', 'AWS::DynamoDB::Table'),
+    });
+  });
+
+  it('name the payload bucket, and are left out with outputs: false', () => {
+    const large = synth(
+      topologyIn({}, { ...topology, topics: { orders: { largePayloads: true }, payments: {} } }),
+    );
+    const outputs = large.template.toJSON().Outputs as Record<string, { Description: string }>;
+    expect(outputs.FanoutBucketPayloadName.Description).toBe('fanout:bucket:payload:name');
+    expect(synth(topologyIn({ outputs: false })).template.toJSON().Outputs).toBeUndefined();
+  });
+
+  it('fail synth with the fix when a second FanoutTopology of the stack would make them too', () => {
+    const { stack } = userStack();
+    topologyIn()(stack);
+    expect(() => new FanoutTopology(stack, 'Again', { topology, projectRoot })).toThrow(
+      "FanoutTopology 'UserStack/Again'.outputs: the stack has an output or construct 'FanoutTopicOrdersArn' already (another FanoutTopology with outputs in the same stack?). Pass outputs: false to all but one FanoutTopology of the stack",
+    );
+    expect(() => new FanoutTopology(stack, 'Third', { topology, projectRoot, outputs: false })).not.toThrow();
+  });
+});
+
+describe('dead-letter queues and removalPolicy', () => {
+  const policies = (t: ReturnType<typeof synth>) =>
+    Object.fromEntries(
+      t
+        .ofType('AWS::SQS::Queue')
+        .map(([id, r]) => [id.replace(/[0-9A-F]{8}$/, ''), r.DeletionPolicy ?? 'none'] as const),
+    );
+
+  it('retains the DLQs by default and deletes the queues; removalPolicy: DESTROY deletes the DLQs, a group’s own wins', () => {
+    expect(policies(synth(topologyIn()))).toEqual({
+      FanoutGroupauditDeadLetterQueue: 'Retain',
+      FanoutGroupauditQueue: 'Delete',
+      FanoutGroupbillingDeadLetterQueue: 'Retain',
+      FanoutGroupbillingQueue: 'Delete',
+    });
+    const destroyed = synth(
+      topologyIn({
+        removalPolicy: RemovalPolicy.DESTROY,
+        groupProps: { billing: { deadLetterQueueProps: { removalPolicy: RemovalPolicy.RETAIN } } },
+      }),
+    );
+    expect(policies(destroyed)).toMatchObject({
+      FanoutGroupauditDeadLetterQueue: 'Delete',
+      FanoutGroupbillingDeadLetterQueue: 'Retain',
+    });
+  });
+
+  it('retains a ConsumerGroup’s DLQ by default', () => {
+    const t = synth((stack) => {
+      new ConsumerGroup(stack, 'Fanout', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+      });
+    });
+    expect(policies(t)).toEqual({ FanoutDeadLetterQueue: 'Retain', FanoutQueue: 'Delete' });
+  });
+});
+
+describe('existing topics given as tokens', () => {
+  it('subscribes a topic imported from Fn.importValue without a kind check', () => {
+    const t = synth((stack) => {
+      const orders = sns.Topic.fromTopicArn(stack, 'Orders', Fn.importValue('OrdersTopicArn'));
+      topologyIn({ existingTopics: { orders } })(stack);
+    });
+    const onImported = t
+      .ofType('AWS::SNS::Subscription')
+      .filter(
+        ([, r]) =>
+          JSON.stringify(r.Properties.TopicArn) === JSON.stringify({ 'Fn::ImportValue': 'OrdersTopicArn' }),
+      );
+    expect(onImported).toHaveLength(2);
+    expect(t.ofType('AWS::SQS::Queue').every(([, r]) => r.Properties.FifoQueue === undefined)).toBe(true);
+  });
+
+  it('takes a FIFO topic from a CfnParameter as FIFO, as the topology says (the CDK reports such a topic as standard)', () => {
+    const fifoTopology: TopologyDefinition = {
+      topics: { 'ledger.fifo': {} },
+      groups: { ledger: { subscribe: ['ledger.fifo'], handler: HANDLER } },
+    };
+    const t = synth((stack) => {
+      const arn = new CfnParameter(stack, 'LedgerArn').valueAsString;
+      const ledger = sns.Topic.fromTopicArn(stack, 'Ledger', arn);
+      expect(ledger.fifo).toBe(false);
+      topologyIn({ existingTopics: { 'ledger.fifo': ledger } }, fifoTopology)(stack);
+    });
+    const queues = t.ofType('AWS::SQS::Queue').map(([, r]) => r.Properties.FifoQueue);
+    expect(queues).toEqual([true, true]);
+    expect(t.ofType('AWS::SNS::Subscription')[0][1].Properties.TopicArn).toEqual({ Ref: 'LedgerArn' });
+  });
+});
+
+describe('the key grant of a publisher to a topic under alias/aws/sns', () => {
+  it('is given only with the feature flag @aws-cdk/aws-kms:applyImportedAliasPermissionsToPrincipal', () => {
+    const keyGrant = (flag: boolean) => {
+      const app = new App({
+        context: {
+          ...context,
+          'aws:cdk:bundling-stacks': [],
+          '@aws-cdk/aws-kms:applyImportedAliasPermissionsToPrincipal': flag,
+        },
+      });
+      const stack = new Stack(app, 'UserStack');
+      const fanout = topologyIn()(stack);
+      const role = fanout.groups.get('billing')?.function.role as IConstruct;
+      const acknowledged = role.node.metadata
+        .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((entry) => Object.keys(entry.data as Record<string, string>))
+        .filter((id) => id.includes('kms'));
+      const policies = JSON.stringify(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
+      return { statement: policies.includes('kms:GenerateDataKey'), acknowledged: acknowledged.length };
+    };
+    // billing publishes to payments, a topic under alias/aws/sns.
+    expect(keyGrant(true)).toEqual({ statement: true, acknowledged: 2 });
+    expect(keyGrant(false)).toEqual({ statement: false, acknowledged: 0 });
   });
 });
 

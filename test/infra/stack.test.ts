@@ -188,6 +188,10 @@ describe('FanoutStack of the example topology', () => {
         'fanout:table:idempotency:name',
       ]),
     );
+    // FanoutTopology makes them (once each), under the keys the reference stack always had.
+    expect(outputs.FanoutGroupLedgerDlqUrl.Description).toBe('fanout:group:ledger:dlqUrl');
+    expect(outputs.FanoutTableEffectsName.Description).toBe('fanout:table:effects:name');
+    expect(new Set(descriptions).size).toBe(descriptions.length);
   });
 });
 

@@ -26,7 +26,8 @@ describe('cdk synth', () => {
       (r) => r.Type === 'AWS::Lambda::Function',
     );
     expect(functions).toHaveLength(4);
-    // Each function's bundle loads only the SDK clients a consumer uses: none of the example handlers
+    // Each function's bundle loads only the SDK clients a consumer uses (DynamoDB for idempotency, SQS for the
+    // DLQ, S3 to read offloaded large payloads, lib/consumer/consumer.ts): none of the example handlers
     // publishes, so the SNS client stays out ("sideEffects": false lets esbuild drop the unused publisher).
     const bundles = readdirSync(out)
       .filter((name) => name.startsWith('asset.'))
@@ -34,7 +35,9 @@ describe('cdk synth', () => {
     expect(bundles).toHaveLength(4);
     for (const bundle of bundles) {
       const clients = [...bundle.matchAll(/from\s*"(@aws-sdk\/[\w-]+)"/g)].map((m) => m[1]);
-      expect(new Set(clients)).toEqual(new Set(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs']));
+      expect(new Set(clients)).toEqual(
+        new Set(['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3', '@aws-sdk/client-sqs']),
+      );
     }
   }, 180_000);
 });

@@ -1,0 +1,60 @@
+import { type Duration, Token } from 'aws-cdk-lib';
+import { ConfigError, type Group } from '../../lib/index.ts';
+import type { ConsumerGroupProps } from './consumer-group.ts';
+
+/** The override props of a group that {@link checkOverrides} reads. */
+export type OverrideProps = Pick<ConsumerGroupProps, 'queueProps' | 'functionProps' | 'eventSourceProps'>;
+
+/** Environment names fanout owns (its env-var contract, `lib/environment.ts`) or Lambda reserves. */
+const RESERVED_VARIABLE = /^(FANOUT_|AWS_)/;
+
+/**
+ * Rejects overrides that would break a guarantee of the group: partial batch responses off (a failed record
+ * of a partly failed batch would be deleted), the queue's redrive to its DLQ replaced or removed, a queue
+ * visibility timeout shorter than the function's timeout, and fanout's own environment variables replaced.
+ * `where` names the hook in the message (`ConsumerGroup 'audit'`, `FanoutTopology.groupProps['audit']`).
+ */
+export function checkOverrides(where: string, group: Group, props: OverrideProps): void {
+  const { queueProps, functionProps, eventSourceProps } = props;
+  if (
+    eventSourceProps &&
+    'reportBatchItemFailures' in eventSourceProps &&
+    !eventSourceProps.reportBatchItemFailures
+  )
+    throw new ConfigError(
+      `${where}.eventSourceProps.reportBatchItemFailures`,
+      `must stay true (given ${String(eventSourceProps.reportBatchItemFailures)}): without it a failed record of a batch that partly succeeds is deleted with the batch`,
+      'Remove reportBatchItemFailures from eventSourceProps',
+    );
+  if (queueProps && 'deadLetterQueue' in queueProps)
+    throw new ConfigError(
+      `${where}.queueProps.deadLetterQueue`,
+      `fanout's redrive to the group's DLQ cannot be replaced or removed (given ${queueProps.deadLetterQueue ? 'a queue' : 'undefined'}): records that keep failing would be lost, or land where FANOUT_DLQ_URL does not point`,
+      'Remove deadLetterQueue from queueProps; set maxReceiveCount on the group, or the DLQ through deadLetterQueueProps',
+    );
+  const visibility = seconds(queueProps?.visibilityTimeout) ?? group.visibilityTimeoutSeconds;
+  const timeout = seconds(functionProps?.timeout) ?? group.timeoutSeconds;
+  if (visibility < timeout) {
+    const prop = functionProps?.timeout ? 'functionProps.timeout' : 'queueProps.visibilityTimeout';
+    throw new ConfigError(
+      `${where}.${prop}`,
+      `the queue's visibility timeout must be at least the function's timeout (given ${visibility} s < ${timeout} s): a record would be received again while its first invocation still runs, and SQS event sources refuse it`,
+      `Raise the visibility timeout to at least ${timeout} s (AWS recommends ${6 * timeout} s), or shorten the function's timeout`,
+    );
+  }
+  for (const name of Object.keys(functionProps?.environment ?? {})) {
+    if (RESERVED_VARIABLE.test(name))
+      throw new ConfigError(
+        `${where}.functionProps.environment`,
+        `'${name}' is reserved (FANOUT_* is fanout's, AWS_* Lambda's) and would replace the value fanout wires (given ${JSON.stringify(functionProps?.environment?.[name])})`,
+        'Use another name; fanout sets its own variables from the group, its table, DLQ, topics and bucket',
+      );
+  }
+}
+
+/** Seconds of a duration known at synth; `undefined` when not given or a token. */
+function seconds(duration: Duration | undefined): number | undefined {
+  if (!duration || duration.isUnresolved()) return undefined;
+  const value = duration.toSeconds();
+  return Token.isUnresolved(value) ? undefined : value;
+}
