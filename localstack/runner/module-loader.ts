@@ -117,7 +117,7 @@ function buildError(file: string, error: unknown, nativeError: unknown): ModuleL
   const missing = /^Could not resolve "([^"]+)"/.exec(first.text);
   const fix = missing
     ? `fix the import path (a relative import names the file, e.g. './shared.js' for shared.ts), or install the package`
-    : 'fix the code there';
+    : 'fix the syntax there';
   return new ModuleLoadError(
     file,
     `cannot load ${file}: ${where}: ${first.text}: ${fix}`,
@@ -127,14 +127,16 @@ function buildError(file: string, error: unknown, nativeError: unknown): ModuleL
 
 /** Any other failure to import `file` (a missing package, a syntax error, a throw at the top level), one line. */
 function loadError(file: string, error: unknown): ModuleLoadError {
-  const code = errorCode(error);
-  const fix =
-    code === 'ERR_MODULE_NOT_FOUND'
-      ? 'install the package it imports, or fix the import path'
+  const problem = firstLine(error);
+  const missing = /^Cannot find package '([^']+)'/.exec(problem);
+  const message = missing
+    ? `it imports '${missing[1]}', which is not installed: npm i ${missing[1]}, or fix the import`
+    : errorCode(error) === 'ERR_MODULE_NOT_FOUND'
+      ? `${problem}: fix the import path`
       : error instanceof SyntaxError
-        ? 'fix the syntax error'
-        : "it threw while loading: fix the module's top-level code";
-  return new ModuleLoadError(file, `cannot load ${file}: ${firstLine(error)}: ${fix}`, error);
+        ? `${problem}: fix the syntax error`
+        : `it threw while loading: ${problem}: fix the module's top-level code`;
+  return new ModuleLoadError(file, `cannot load ${file}: ${message}`, error);
 }
 
 function errorCode(error: unknown): string {
