@@ -108,6 +108,8 @@ describe.skipIf(target !== 'embedded')(
           "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/throws.ts' } } };\n",
         'no-handler.ts':
           "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/no-handler.ts' } } };\n",
+        'absent-handler.ts':
+          "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/absent.ts' } } };\n",
         'enum-handler.ts':
           "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/enum.ts' } } };\n",
       };
@@ -202,6 +204,10 @@ describe.skipIf(target !== 'embedded')(
         [
           'invalid.ts',
           `invalid topology (${file('invalid.ts')}): group 'g': subscribes to unknown topic 'b' (topics: a)`,
+        ],
+        [
+          'absent-handler.ts',
+          `invalid topology (${file('absent-handler.ts')}): group 'g': handler functions/absent.ts does not exist (looked for ${path.join(project, 'functions/absent.ts')}); create it exporting handler = consumer({ … }), or set handler to an existing module`,
         ],
       ];
       for (const [name, message] of cases) {
