@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
@@ -6,12 +7,12 @@ import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
-import { FanoutError } from '../lib/index.ts';
+import { FanoutError, handlerFileCheck, TopologyError } from '../lib/index.ts';
 import { peekDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters.ts';
 import { publishFromCli } from './publish.ts';
 import { readStatus, type StackStatus } from './status.ts';
 import { CliError, groupOf, resolveTarget, type TargetOptions } from './target.ts';
-import { DEFAULT_TOPOLOGY_FILE, loadTopologyFile } from './topology-file.ts';
+import { DEFAULT_TOPOLOGY_FILE, invalidTopology, loadTopologyFile } from './topology-file.ts';
 
 /** Where fanout itself is installed (its bench lives there); never the project the CLI works on. */
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -143,9 +144,13 @@ program
           })
         : undefined;
       try {
+        const projectRoot = path.resolve(options.projectRoot ?? '.');
         const result = await runDev({
-          topology: await loadTopology(),
-          projectRoot: path.resolve(options.projectRoot ?? '.'),
+          // Checked whole, handler files included, before the cloud starts.
+          topology: await loadTopologyFile(topology, process.cwd(), {
+            checkHandlerFile: handlerFileCheck(projectRoot),
+          }),
+          projectRoot,
           topologyArgument: topology,
           demo,
           once: options.once ?? false,
@@ -168,24 +173,29 @@ program
     },
   );
 
-program
-  .command('bench')
-  .description(
-    'run the benchmarks against Powertools and like-for-like hand-written loops (what npm run bench runs)',
-  )
-  .option('--quick', 'smaller loads, 2 rounds: a smoke run')
-  .action(async (options: { quick?: boolean }) => {
-    const { spawnSync } = await import('node:child_process');
-    const json = globals().json;
-    const started = Date.now();
-    const result = spawnSync(process.execPath, ['bench/run.ts', ...(options.quick ? ['--quick'] : [])], {
-      cwd: packageRoot,
-      // With --json the bench's own table goes to stderr and stdout carries only the JSON.
-      stdio: json ? ['inherit', process.stderr, 'inherit'] : 'inherit',
+// The bench runs in the fanout repository only (bench/ is not part of the package): elsewhere, no such command.
+if (existsSync(path.join(packageRoot, 'bench', 'run.ts'))) registerBench();
+
+function registerBench(): void {
+  program
+    .command('bench')
+    .description(
+      'run the benchmarks against Powertools and like-for-like hand-written loops (what npm run bench runs)',
+    )
+    .option('--quick', 'smaller loads, 2 rounds: a smoke run')
+    .action(async (options: { quick?: boolean }) => {
+      const { spawnSync } = await import('node:child_process');
+      const json = globals().json;
+      const started = Date.now();
+      const result = spawnSync(process.execPath, ['bench/run.ts', ...(options.quick ? ['--quick'] : [])], {
+        cwd: packageRoot,
+        // With --json the bench's own table goes to stderr and stdout carries only the JSON.
+        stdio: json ? ['inherit', process.stderr, 'inherit'] : 'inherit',
+      });
+      process.exitCode = result.status ?? 1;
+      if (json) printJson(await benchSummary(result.status, started));
     });
-    process.exitCode = result.status ?? 1;
-    if (json) printJson(await benchSummary(result.status, started));
-  });
+}
 
 /** Where `bench/run.ts` wrote its results, with the figures of each comparison. */
 async function benchSummary(status: number | null, started: number) {
@@ -487,9 +497,11 @@ try {
   await program.parseAsync();
 } catch (error) {
   const message =
-    error instanceof CliError || error instanceof FanoutError
-      ? (error as Error).message
-      : `unexpected error: ${(error as Error)?.stack ?? error}`;
+    error instanceof TopologyError
+      ? invalidTopology(path.resolve(globals().topology ?? DEFAULT_TOPOLOGY_FILE), error).message
+      : error instanceof CliError || error instanceof FanoutError
+        ? (error as Error).message
+        : `unexpected error: ${(error as Error)?.stack ?? error}`;
   process.stderr.write(`fanout: ${message}\n`);
   process.exitCode = 1;
 }

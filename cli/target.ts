@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -12,6 +14,20 @@ import {
 
 /** A problem the operator can fix; printed as one line, exit status 1. */
 export class CliError extends Error {}
+
+/**
+ * The command that starts the local cloud where the CLI runs: `npm start` in the fanout repository itself
+ * (its start script), `npx fanout dev` in any other project.
+ */
+export function startCommand(cwd: string = process.cwd()): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(cwd, 'package.json'), 'utf8')) as { name?: unknown };
+    if (pkg.name === 'fanout') return 'npm start';
+  } catch {
+    // No package.json, or not JSON: not the fanout repository.
+  }
+  return 'npx fanout dev';
+}
 
 /** Where a group's queues are. */
 export interface GroupAddress {
@@ -87,7 +103,7 @@ export async function resolveTarget(definition: TopologyDefinition, options: Tar
     } while (token);
   } catch (error) {
     throw new CliError(
-      `cannot reach SNS at ${snsEndpoint} (${(error as Error).message.split('\n')[0]}): start the local cloud with 'npm start', or pass --endpoint URL or --stack NAME`,
+      `cannot reach SNS at ${snsEndpoint} (${(error as Error).message.split('\n')[0]}): start the local cloud with '${startCommand()}', or pass --endpoint URL or --stack NAME`,
     );
   }
   listed = listed.filter(Boolean);
@@ -180,7 +196,7 @@ export function groupOf(target: Target, name: string): GroupAddress {
       `no consumer group '${name}' on ${target.description}` +
         (known.length
           ? ` (groups: ${known.join(', ')})`
-          : ': nothing is provisioned there; start it with npm start'),
+          : `: nothing is provisioned there; start it with ${startCommand()}`),
     );
   }
   return group;

@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import * as path from 'node:path';
 import { context, type HrTime, type SpanContext, trace } from '@opentelemetry/api';
 import { EVENT_ID_SPAN_ATTRIBUTE, OUTCOME_SPAN_ATTRIBUTE } from '../lib/index.ts';
-import { CliError } from './target.ts';
+import { CliError, startCommand } from './target.ts';
 
 /** Where `fanout dev` records spans, relative to the project root. */
 export const TRACE_FILE = path.join('.fanout', 'traces.jsonl');
@@ -87,7 +87,7 @@ export async function recordTraces(file: string): Promise<{ readonly file?: stri
 export function readSpans(file: string): SpanRecord[] {
   if (!existsSync(file)) {
     throw new CliError(
-      `no recorded traces at ${file}: run \`npm start\` (fanout dev) first; it records them there`,
+      `no recorded traces at ${file}: run \`${startCommand()}\` first; it records them there`,
     );
   }
   return readFileSync(file, 'utf8')

@@ -16,7 +16,12 @@ export {
   sdkEnvironment,
   startEmbeddedCloud,
 } from './emulator/embedded-cloud.ts';
-export { type LocalStack, type LocalStackOptions, startLocalStack } from './local-stack.ts';
+export {
+  type LocalStack,
+  type LocalStackOptions,
+  LocalStackRunningError,
+  startLocalStack,
+} from './local-stack.ts';
 export {
   localPayloadBucket,
   localTables,
@@ -42,3 +47,9 @@ export {
   type SqsLambdaHandler,
 } from './runner/event-source-runner.ts';
 export { toLambdaRecord } from './runner/lambda-event.ts';
+export {
+  BUNDLED_MODULES_DIR,
+  type ImportModuleOptions,
+  importModule,
+  ModuleLoadError,
+} from './runner/module-loader.ts';

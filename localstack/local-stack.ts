@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   createSqsClient,
+  FanoutError,
   type Group,
   handlerFileCheck,
   IDEMPOTENCY_TABLE_VARIABLE,
@@ -22,6 +22,45 @@ import {
   type InvocationReport,
   type SqsLambdaHandler,
 } from './runner/event-source-runner.ts';
+import { importModule, ModuleLoadError } from './runner/module-loader.ts';
+
+/** A second {@link startLocalStack} while one runs in this process: both would share one `process.env`. */
+export class LocalStackRunningError extends FanoutError {
+  constructor() {
+    super(
+      'FANOUT_LOCAL_STACK_RUNNING',
+      'a local stack is already running in this process (the SDK clients read their endpoints, tables and topic ARNs from process.env, so two would interfere): stop() it first, or run the second in another process',
+    );
+    this.name = 'LocalStackRunningError';
+  }
+}
+
+/** Whether a stack of this process is running (between startLocalStack and its stop()). */
+let running = false;
+
+/**
+ * Sets variables of `process.env` and remembers what each was before, so that {@link restore} puts them back
+ * (deleting those that were not set).
+ */
+class EnvironmentChanges {
+  readonly #before = new Map<string, string | undefined>();
+
+  set(variables: Record<string, string | undefined>): void {
+    for (const [name, value] of Object.entries(variables)) {
+      if (value === undefined) continue;
+      if (!this.#before.has(name)) this.#before.set(name, process.env[name]);
+      process.env[name] = value;
+    }
+  }
+
+  restore(): void {
+    for (const [name, value] of this.#before) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    this.#before.clear();
+  }
+}
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
@@ -61,34 +100,45 @@ export interface LocalStack {
  * Starts the whole stack locally: the embedded emulator (unless told to use the environment's
  * endpoints), the topology provisioned through the SDK, and every group's `functions/` handler driven
  * by an event-source runner with the group's batch settings.
+ *
+ * The stack's settings (endpoints, region, credentials, table, bucket and topic-ARN variables, the groups'
+ * `environment`) go into `process.env`, where the handlers' SDK clients read them; `stop()` restores every
+ * variable it set. One process runs one stack at a time: a second call before the first one's `stop()` is a
+ * {@link LocalStackRunningError}.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  if (running) throw new LocalStackRunningError();
   // The whole topology, handler files included, is checked before anything starts.
   resolveTopology(options.topology, { checkHandlerFile: handlerFileCheck(options.projectRoot) });
-  const cloud = options.embedded === false ? undefined : await startEmbeddedCloud(options.embedded ?? {});
+  running = true;
+  const env = new EnvironmentChanges();
+  const runners = new Map<string, EventSourceRunner>();
+  let cloud: EmbeddedCloud | undefined;
+  const stop = async () => {
+    try {
+      await Promise.all([...runners.values()].map((r) => r.stop()));
+      await cloud?.stop();
+    } finally {
+      env.restore();
+      running = false;
+    }
+  };
   try {
-    if (cloud) Object.assign(process.env, cloud.env);
+    cloud = options.embedded === false ? undefined : await startEmbeddedCloud(options.embedded ?? {});
+    if (cloud) env.set(cloud.env);
     const tables = localTables();
-    process.env[IDEMPOTENCY_TABLE_VARIABLE] = tables.idempotency;
-    process.env.FANOUT_EFFECTS_TABLE = tables.effects;
+    env.set({ [IDEMPOTENCY_TABLE_VARIABLE]: tables.idempotency, FANOUT_EFFECTS_TABLE: tables.effects });
     const provisioned = await provisionTopology(options.topology);
     // Publishers of topics with largePayloads (handlers, the CLI) find the bucket here, as on AWS.
-    if (provisioned.payloadBucket) process.env[PAYLOAD_BUCKET_VARIABLE] = provisioned.payloadBucket;
+    if (provisioned.payloadBucket) env.set({ [PAYLOAD_BUCKET_VARIABLE]: provisioned.payloadBucket });
     // Every group runs in this process, so every topic's ARN is there under the name a group that
     // `publishes` to it reads (`topicArn('<name>')`), as the stack sets it in Lambda.
-    for (const [name, arn] of provisioned.topics) process.env[topicArnVariable(name)] = arn;
-    Object.assign(process.env, sharedEnvironment(provisioned.topology.groups));
+    for (const [name, arn] of provisioned.topics) env.set({ [topicArnVariable(name)]: arn });
+    env.set(sharedEnvironment(provisioned.topology.groups));
     const sqs = createSqsClient();
     const region = process.env.AWS_REGION ?? 'us-east-1';
-    const runners = new Map<string, EventSourceRunner>();
     for (const group of provisioned.topology.groups) {
-      const modulePath = path.resolve(options.projectRoot, group.handler);
-      const module = (await import(pathToFileURL(modulePath).href)) as { handler?: SqsLambdaHandler };
-      if (typeof module.handler !== 'function') {
-        throw new Error(
-          `group '${group.name}': ${group.handler} does not export a handler function (export const handler = consumer({ … }))`,
-        );
-      }
+      const handler = await loadHandler(options.projectRoot, group);
       const { queue } = provisioned.groups.get(group.name) ?? { queue: undefined };
       if (!queue) throw new Error(`group '${group.name}' was not provisioned`);
       const runner = new EventSourceRunner({
@@ -96,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         queueUrl: queue.url,
         queueArn: queue.arn,
         region,
-        handler: options.wrapHandler?.(group.name, module.handler) ?? module.handler,
+        handler: options.wrapHandler?.(group.name, handler) ?? handler,
         sqs,
         batchSize: group.batchSize,
         batchingWindowSeconds: group.batchingWindowSeconds,
@@ -108,19 +158,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       runners.set(group.name, runner);
     }
     for (const runner of runners.values()) runner.start();
-    return {
-      cloud,
-      provisioned,
-      runners,
-      async stop() {
-        await Promise.all([...runners.values()].map((r) => r.stop()));
-        await cloud?.stop();
-      },
-    };
+    return { cloud, provisioned, runners, stop };
   } catch (error) {
-    await cloud?.stop();
+    await stop();
     throw error;
   }
+}
+
+/** Imports a group's handler module (see {@link importModule}) and returns its `handler` export. */
+async function loadHandler(projectRoot: string, group: Group): Promise<SqsLambdaHandler> {
+  const file = path.resolve(projectRoot, group.handler);
+  const module = await importModule(file, { projectRoot });
+  if (typeof module.handler !== 'function') {
+    throw new ModuleLoadError(
+      file,
+      `group '${group.name}': ${file} does not export a handler function: add export const handler = consumer({ … })`,
+    );
+  }
+  return module.handler as SqsLambdaHandler;
 }
 
 /**

@@ -749,7 +749,7 @@ describe('fanout CLI: operator fixes (issue 14)', () => {
     [
       'a reserved attribute',
       ['orders', '{"orderId":"o"}', '--type', 'OrderPlaced', '--attr', 'type=x'],
-      /^fanout: --attr: attribute 'type' is reserved; it is always the event type\n$/,
+      /^fanout: --attr: attribute 'type' is reserved; fanout sets it \(the event type\)\n$/,
     ],
   ])(
     'publish: %s is one line on stderr naming the option, nothing on stdout, exit 1',

@@ -88,6 +88,40 @@ describe.skipIf(target !== 'embedded')(
         `import { consumer } from 'fanout';\nexport const handler = consumer({ handle: async () => {} });\n`,
       );
       writeFileSync(path.join(project, 'elsewhere/no-default.ts'), 'export const topology = {};\n');
+      // What the project's tsc (nodenext) and esbuild accept, and Node's type stripping does not.
+      writeFileSync(
+        path.join(project, 'elsewhere/names.ts'),
+        "export const topicName: string = 'receipts';\n",
+      );
+      writeFileSync(
+        path.join(project, 'elsewhere/typescript.ts'),
+        `import { defineTopology } from 'fanout';\nimport { topicName } from './names.js';\nenum Batch { Size = 5 }\nexport default defineTopology({ topics: { [topicName]: {} }, groups: { mailer: { subscribe: [topicName], batchSize: Batch.Size } } });\n`,
+      );
+      // Modules that do not load, each for another reason.
+      const broken = {
+        'syntax.ts': 'export default { topics: {\n',
+        'missing-package.ts': "import { thing } from 'not-installed-anywhere';\nexport default thing;\n",
+        'missing-file.ts': "import { thing } from './nope.js';\nexport default thing;\n",
+        'not-topology.ts': 'export default { nope: 1 };\n',
+        'invalid.ts': `import { defineTopology } from 'fanout';\nexport default defineTopology({ topics: { a: {} }, groups: { g: { subscribe: ['b'] } } });\n`,
+        'throws.ts':
+          "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/throws.ts' } } };\n",
+        'no-handler.ts':
+          "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/no-handler.ts' } } };\n",
+        'absent-handler.ts':
+          "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/absent.ts' } } };\n",
+        'enum-handler.ts':
+          "export default { topics: { t: {} }, groups: { g: { subscribe: ['t'], handler: 'functions/enum.ts' } } };\n",
+      };
+      mkdirSync(path.join(project, 'broken'));
+      for (const [file, text] of Object.entries(broken))
+        writeFileSync(path.join(project, 'broken', file), text);
+      writeFileSync(path.join(project, 'functions/throws.ts'), "throw new Error('MAILER_KEY is not set');\n");
+      writeFileSync(path.join(project, 'functions/no-handler.ts'), 'export const other = 1;\n');
+      writeFileSync(
+        path.join(project, 'functions/enum.ts'),
+        'enum Kind { Mail }\nexport const handler = async () => ({ batchItemFailures: [], kind: Kind.Mail });\n',
+      );
       // Logs every module the process resolves, to prove what the bin loads.
       writeFileSync(
         path.join(project, 'log-modules.mjs'),
@@ -139,6 +173,112 @@ describe.skipIf(target !== 'embedded')(
       expect(noDefault.code).toBe(1);
       expect(noDefault.stderr).toBe(
         `fanout: ${path.join(project, 'elsewhere/no-default.ts')} has no default export: end it with export default defineTopology({ topics: { … }, groups: { … } })\n`,
+      );
+    });
+
+    it('loads a topology that imports ./names.js (names.ts) and declares an enum, as tsc and esbuild do', async () => {
+      const result = await fanout(['topology', '--topology', 'elsewhere/typescript.ts']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^receipts\n└─ mailer {2}batch 5,/);
+    });
+
+    it('a topology that does not load or is not a topology is one line naming the file and the fix, exit 1, before any cloud starts', async () => {
+      const file = (name: string) => path.join(project, 'broken', name);
+      const cases: [string, string][] = [
+        [
+          'syntax.ts',
+          `cannot load ${file('syntax.ts')}: ${file('syntax.ts')}:2:1: Expected identifier but found end of file: fix the syntax there`,
+        ],
+        [
+          'missing-package.ts',
+          `cannot load ${file('missing-package.ts')}: it imports 'not-installed-anywhere', which is not installed: npm i not-installed-anywhere, or fix the import`,
+        ],
+        [
+          'missing-file.ts',
+          `cannot load ${file('missing-file.ts')}: ${file('missing-file.ts')}:1:23: Could not resolve "./nope.js": fix the import path (a relative import names the file, e.g. './shared.js' for shared.ts), or install the package`,
+        ],
+        [
+          'not-topology.ts',
+          `invalid topology (${file('not-topology.ts')}): the topology needs 'topics' and 'groups' objects: defineTopology({ topics: {…}, groups: {…} })`,
+        ],
+        [
+          'invalid.ts',
+          `invalid topology (${file('invalid.ts')}): group 'g': subscribes to unknown topic 'b' (topics: a)`,
+        ],
+        [
+          'absent-handler.ts',
+          `invalid topology (${file('absent-handler.ts')}): group 'g': handler functions/absent.ts does not exist (looked for ${path.join(project, 'functions/absent.ts')}); create it exporting handler = consumer({ … }), or set handler to an existing module`,
+        ],
+      ];
+      for (const [name, message] of cases) {
+        const result = await fanout(['--topology', `broken/${name}`, 'dev', '--once']);
+        expect(result.code, name).toBe(1);
+        expect(result.stderr, name).toBe(`fanout: ${message}\n`);
+        expect(result.stdout, name).toBe('');
+      }
+    }, 60_000);
+
+    it('a handler that throws at import, or exports no handler, is one line naming the file and the fix, exit 1', async () => {
+      const throws = await fanout(['--topology', 'broken/throws.ts', 'dev', '--once']);
+      expect(throws.code).toBe(1);
+      expect(throws.stderr).toBe(
+        `fanout: cannot load ${path.join(project, 'functions/throws.ts')}: it threw while loading: MAILER_KEY is not set: fix the module's top-level code\n`,
+      );
+      const noHandler = await fanout(['--topology', 'broken/no-handler.ts', 'dev', '--once']);
+      expect(noHandler.code).toBe(1);
+      expect(noHandler.stderr).toBe(
+        `fanout: group 'g': ${path.join(project, 'functions/no-handler.ts')} does not export a handler function: add export const handler = consumer({ … })\n`,
+      );
+    }, 60_000);
+
+    it('dev --once runs a handler with an enum (bundled with esbuild under .fanout/modules)', async () => {
+      const result = await fanout(['--topology', 'broken/enum-handler.ts', 'dev', '--once']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(readdirSync(path.join(project, '.fanout/modules')).some((f) => /^enum-\w+\.mjs$/.test(f))).toBe(
+        true,
+      );
+    }, 60_000);
+
+    it('without esbuild installed, a module Node cannot load is one line naming it, the error and the fix', async () => {
+      // The same build, beside a node_modules that has everything but esbuild.
+      const bare = mkdtempSync(path.join(tmpdir(), 'fanout-pkg-bare-'));
+      try {
+        cpSync(path.join(pkg, 'dist'), path.join(bare, 'dist'), { recursive: true });
+        cpSync(path.join(pkg, 'package.json'), path.join(bare, 'package.json'));
+        mkdirSync(path.join(bare, 'node_modules'));
+        for (const entry of readdirSync(path.join(repo, 'node_modules')))
+          if (entry !== 'esbuild' && entry !== '@esbuild' && entry !== '.bin')
+            symlinkSync(path.join(repo, 'node_modules', entry), path.join(bare, 'node_modules', entry));
+        const result = await exec(
+          node,
+          [path.join(bare, 'dist/cli/fanout.js'), '--topology', 'elsewhere/typescript.ts', 'topology'],
+          {
+            cwd: project,
+            env: PLAIN,
+          },
+        ).then(
+          () => ({ code: 0, stderr: '' }),
+          (error: { code: number; stderr: string }) => error,
+        );
+        expect(result.code).toBe(1);
+        expect(result.stderr).toBe(
+          `fanout: cannot load ${path.join(project, 'elsewhere/typescript.ts')}: TypeScript enum is not supported in strip-only mode; Node cannot run it as it is and esbuild, which would bundle it, is not installed: npm i -D esbuild, or point the handler at compiled JavaScript\n`,
+        );
+      } finally {
+        rmSync(bare, { recursive: true, force: true });
+      }
+    }, 60_000);
+
+    it('bench is not a command outside the fanout repository; the hint to start the local cloud is npx fanout dev', async () => {
+      const help = await fanout(['--help']);
+      expect(help.stdout).not.toMatch(/\bbench\b/);
+      const bench = await fanout(['bench']);
+      expect(bench.code).toBe(1);
+      expect(bench.stderr).toMatch(/^error: unknown command 'bench'/);
+      const unreachable = await fanout(['status', '--endpoint', 'http://127.0.0.1:9']);
+      expect(unreachable.code).toBe(1);
+      expect(unreachable.stderr).toMatch(
+        /^fanout: cannot reach SNS at http:\/\/127\.0\.0\.1:9 \(.*\): start the local cloud with 'npx fanout dev', or pass --endpoint URL or --stack NAME\n$/,
       );
     });
 
