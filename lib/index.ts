@@ -102,6 +102,7 @@ export {
   type FilterPolicy,
   type Group,
   type GroupDefinition,
+  type ResolveOptions,
   resolveTopology,
   type Topic,
   type TopicDefinition,
