@@ -9,7 +9,6 @@ import Table from 'cli-table3';
 import type { DevDemo, DevRun, GroupTally } from '../../cli/dev.ts';
 import { CliError } from '../../cli/target.ts';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
-import { POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
 import type { ProvisionedStack } from '../index.ts';
 import { withDemoFaults } from './demo-faults.ts';
 import {
@@ -19,8 +18,8 @@ import {
   type DemoPlan,
   demoSettled,
   type GroupCheck,
+  peekReasons,
   publishDemoTraffic,
-  readAllMessages,
   readFigures,
 } from './demo-traffic.ts';
 
@@ -187,7 +186,7 @@ async function reportOtherGroups(run: DevRun): Promise<OtherGroupReport[]> {
     otherGroups(provisioned).map(async (group) => {
       const t = run.tallies.tally(group);
       const f = figures.get(group);
-      const reasons = await deadReasons(run.sqs, provisioned.groups.get(group)?.dlq.url);
+      const reasons = await peekReasons(run.sqs, provisioned.groups.get(group)?.dlq.url);
       return {
         group,
         processed: t.processed,
@@ -198,17 +197,6 @@ async function reportOtherGroups(run: DevRun): Promise<OtherGroupReport[]> {
       };
     }),
   );
-}
-
-/** Dead letters of a DLQ by reason. */
-async function deadReasons(sqs: SQSClient, url: string | undefined): Promise<Map<string, number>> {
-  const reasons = new Map<string, number>();
-  if (!url) return reasons;
-  for (const m of await readAllMessages(sqs, url)) {
-    const reason = m.MessageAttributes?.[POISON_REASON_ATTRIBUTE]?.StringValue ?? 'redrive';
-    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-  }
-  return reasons;
 }
 
 /** Prints the checks table, the other groups and the verdict, emits them as JSON; resolves whether every check held. */
@@ -264,7 +252,7 @@ async function snapshot(stack: ProvisionedStack, sqs: SQSClient): Promise<Snapsh
   const dead = new Map<string, Map<string, number>>();
   await Promise.all(
     [...stack.groups.keys()].map(async (group) => {
-      dead.set(group, await deadReasons(sqs, stack.groups.get(group)?.dlq.url));
+      dead.set(group, await peekReasons(sqs, stack.groups.get(group)?.dlq.url));
     }),
   );
   return { effects, streams, dead };

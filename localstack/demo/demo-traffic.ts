@@ -301,7 +301,7 @@ export async function checkDemo(
 }
 
 /** Reasons of the dead letters in a DLQ (`redrive` = moved by the queue's redrive policy). */
-async function peekReasons(sqs: SQSClient, url: string): Promise<Map<string, number>> {
+export async function peekReasons(sqs: SQSClient, url: string | undefined): Promise<Map<string, number>> {
   const reasons = new Map<string, number>();
   if (!url) return reasons;
   for (const m of await readAllMessages(sqs, url)) {
