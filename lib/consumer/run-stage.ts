@@ -66,7 +66,7 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     if (item.kind === 'late') return { kind: 'not-started', because: 'deadline' };
     if (item.kind === 'offloaded') return runOne(await context.resolveOffloaded(item));
     if (item.kind === 'unresolved')
-      return Promise.resolve({ kind: 'failed', error: item.error, durationMs: 0, release: 'none' });
+      return { kind: 'failed', error: item.error, durationMs: 0, release: 'none' };
     if (item.kind === 'poison') return deadLetter(runners, item, item.reason, item.detail);
     if (item.kind === 'follower') return follow(runners, item, leaderOutcomes.get(item.leader));
     const running = runRecord(runners, item);
