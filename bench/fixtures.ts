@@ -1,9 +1,17 @@
 /** What every measure shares: Lambda-shaped events, idempotency tables, handler work. */
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { createEnvelope } from '../lib/index.ts';
-import { ensureIdempotencyTable } from '../localstack/index.ts';
+import {
+  ensureIdempotencyTable,
+  ensureQueue,
+  ensureSubscription,
+  ensureTopic,
+  type QueueRef,
+} from '../localstack/index.ts';
 
 /** The `source` of every event the bench publishes or builds (the same on both sides). */
 export const SOURCE = 'bench';
@@ -64,4 +72,21 @@ export async function fanoutTable(client: DynamoDBClient): Promise<string> {
   const name = `fo-${randomUUID().slice(0, 8)}`;
   await ensureIdempotencyTable(client, name);
   return name;
+}
+
+/** A fresh topic `<name>-<id>` with `groups` subscribed queues (raw delivery), made outside any timed part. */
+export async function fanOutTopic(
+  clients: { readonly sns: SNSClient; readonly sqs: SQSClient },
+  name: string,
+  groups: number,
+): Promise<{ topicArn: string; queues: QueueRef[] }> {
+  const id = randomUUID().slice(0, 8);
+  const topicArn = await ensureTopic(clients.sns, `${name}-${id}`);
+  const queues = await Promise.all(
+    Array.from({ length: groups }, (_, n) =>
+      ensureQueue(clients.sqs, { name: `${name}-${id}-${n + 1}`, visibilityTimeoutSeconds: 30 }),
+    ),
+  );
+  for (const q of queues) await ensureSubscription(clients.sns, topicArn, q.arn);
+  return { topicArn, queues };
 }

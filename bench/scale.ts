@@ -6,7 +6,6 @@
  * the local cloud's TTL sweeper (every `--sweep-seconds`, default 10) has something to remove: with it the
  * emulators' memory stays bounded; without it (`--sweep-seconds=0`) dynalite keeps every item.
  */
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,12 +17,9 @@ import {
   type EmbeddedCloud,
   type EmulatorIsolation,
   EventSourceRunner,
-  ensureQueue,
-  ensureSubscription,
-  ensureTopic,
   startEmbeddedCloud,
 } from '../localstack/index.ts';
-import { fanoutTable, orderPlaced, SOURCE, sleep } from './fixtures.ts';
+import { fanOutTopic, fanoutTable, orderPlaced, SOURCE, sleep } from './fixtures.ts';
 import { countRequests } from './request-counter.ts';
 
 /** Deliveries per reported window. */
@@ -63,14 +59,7 @@ async function topology(cloud: EmbeddedCloud) {
   const sqs = new SQSClient({ ...config, endpoint: cloud.sqs });
   const sns = new SNSClient({ ...config, endpoint: cloud.sns });
   const db = new DynamoDBClient({ ...config, endpoint: cloud.dynamodb });
-  const id = randomUUID().slice(0, 8);
-  const topicArn = await ensureTopic(sns, `bench-scale-${id}`);
-  const queues = await Promise.all(
-    Array.from({ length: GROUPS }, (_, n) =>
-      ensureQueue(sqs, { name: `bench-scale-${id}-${n + 1}`, visibilityTimeoutSeconds: 30 }),
-    ),
-  );
-  for (const q of queues) await ensureSubscription(sns, topicArn, q.arn);
+  const { topicArn, queues } = await fanOutTopic({ sqs, sns }, 'bench-scale', GROUPS);
   return { sqs, sns, db, topicArn, queues, tableName: await fanoutTable(db) };
 }
 

@@ -3,19 +3,12 @@
  * receive, handle idempotently, delete — against a hand-written loop doing exactly the AWS work one
  * idempotent delivery needs, with the same topology, messages, concurrency and timing.
  */
-import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { consumer, createSqsClient, Publisher } from '../../lib/index.ts';
-import {
-  type CloudEndpoints,
-  EventSourceRunner,
-  ensureQueue,
-  ensureSubscription,
-  ensureTopic,
-} from '../../localstack/index.ts';
-import { fanoutTable, orderPlaced, SOURCE, sleep } from '../fixtures.ts';
+import { type CloudEndpoints, EventSourceRunner } from '../../localstack/index.ts';
+import { fanOutTopic, fanoutTable, orderPlaced, SOURCE, sleep } from '../fixtures.ts';
 import {
   type BenchContext,
   type Comparison,
@@ -62,16 +55,8 @@ function clients(cloud?: CloudEndpoints) {
 type Clients = ReturnType<typeof clients>;
 
 /** A fresh topic with {@link GROUPS} subscribed queues (created outside the timed part). */
-async function topology({ sqs, sns }: Clients) {
-  const id = randomUUID().slice(0, 8);
-  const topicArn = await ensureTopic(sns, `bench-e2e-${id}`);
-  const queues = await Promise.all(
-    Array.from({ length: GROUPS }, (_, n) =>
-      ensureQueue(sqs, { name: `bench-e2e-${id}-${n + 1}`, visibilityTimeoutSeconds: 30 }),
-    ),
-  );
-  for (const q of queues) await ensureSubscription(sns, topicArn, q.arn);
-  return { topicArn, queues };
+function topology(clients: Clients) {
+  return fanOutTopic(clients, 'bench-e2e', GROUPS);
 }
 
 /** Waits until `done()` reaches `total`. */
