@@ -10,7 +10,7 @@ export interface BatchCounts {
   poison: number;
   /** Records nacked without running: deadline, FIFO order after a failure, live lease elsewhere. */
   deferred: number;
-  /** Records nacked because they were still being claimed, handled or settled when the invocation had to answer. */
+  /** Records nacked because they were still being claimed or handled when the invocation had to answer. */
   abandoned: number;
 }
 

@@ -212,7 +212,7 @@ function fateLog(outcome: RecordOutcome): ['info' | 'warn' | 'error', string] | 
     case 'abandoned':
       return [
         'error',
-        'record still being claimed, handled or settled when the invocation had to answer; nacked (a claim it holds expires with the invocation)',
+        'record still being claimed or handled when the invocation had to answer; nacked (a claim it holds expires with the invocation)',
       ];
   }
 }

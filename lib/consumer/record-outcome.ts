@@ -35,7 +35,7 @@ export type RecordOutcome =
   | { readonly kind: 'leader-not-done' }
   /** Never started: too close to the deadline, or an earlier record of its FIFO group was nacked. */
   | { readonly kind: 'not-started'; readonly because: 'deadline' | 'order' }
-  /** Still claiming, handling or settling when the invocation had to answer. */
+  /** Still claiming or handling when the invocation had to answer (a failure whose release is out is `failed`). */
   | { readonly kind: 'abandoned' };
 
 /**

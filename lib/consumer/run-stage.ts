@@ -219,13 +219,19 @@ async function afterHandler(
     void track(write('completed').then((completion) => outcomes.set(item, { ...outcome, completion })));
     return { ...outcome, completion: 'pending' };
   }
+  const failed = { kind: 'failed', error: handled.error, durationMs } as const;
+  // The handler has ended: if the batch is answered while the release is out, the record is a failure
+  // whose key may still be held until the lease ends, not a record still running.
+  if (writer) outcomes.set(item, { ...failed, release: 'pending', leaseExpiresAt: lease });
   const release = await track(write('released'));
   const heldUntil = release === 'not-stored' ? lease : undefined;
   if (handled.error instanceof PoisonMessageError) {
-    const poison = await deadLetter(runners, item, handled.error.reason, handled.error.message);
+    const { reason, message } = handled.error;
+    outcomes.set(item, { kind: 'dead-letter-failed', reason, detail: message, leaseExpiresAt: heldUntil });
+    const poison = await deadLetter(runners, item, reason, message);
     return poison.kind === 'dead-letter-failed' ? { ...poison, leaseExpiresAt: heldUntil } : poison;
   }
-  return { kind: 'failed', error: handled.error, durationMs, release, leaseExpiresAt: heldUntil };
+  return { ...failed, release, leaseExpiresAt: heldUntil };
 }
 
 /** The shortest pause between two renewals of a lease, in ms. */

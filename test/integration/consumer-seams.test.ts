@@ -158,6 +158,46 @@ describe('a failed record whose claim cannot be released', () => {
     expect(applied).toBe(1);
     expect(await queueDepth(dlq)).toEqual({ visible: 0, inFlight: 0 });
   });
+  it('is nacked until its lease ends, not left to the queue visibility timeout, when its release is still out at the answer', async () => {
+    // The release's answer is held back past the deadline: the record's handler has ended (failed),
+    // so at the answer it is a failure whose key may be held until the lease ends, not a record still
+    // running (which would keep the queue's 30 s visibility timeout).
+    const { queue, dlq, group } = await groupQueue({ maxReceiveCount: 2, visibility: 30 });
+    const table = await idempotencyTable();
+    const { dynamoProxy, dynamodb } = await faultyClients();
+    await sendEnvelopes(queue, [envelope('OrderPlaced', { n: 1 })]);
+    let attempts = 0;
+    const handler = consumer({
+      group,
+      idempotency: { tableName: table, client: dynamodb },
+      backoff: { baseSeconds: 1, maxSeconds: 1 },
+      handle: () => {
+        attempts++;
+        if (attempts === 1) {
+          dynamoProxy.setRules([{ operation: 'BatchWriteItem', fault: 'slow', delayMs: 10_000, times: 1 }]);
+          throw new Error('transient');
+        }
+      },
+    });
+
+    const first = await handler({ Records: await receiveExactly(queue, 1) }, lambdaContext(4000));
+    expect(first.batchItemFailures).toHaveLength(1);
+    await waitFor(
+      async () => {
+        const records = await receiveRecords(queue, 1, 1);
+        if (records.length === 0) return undefined;
+        const response = await handler({ Records: records }, lambdaContext(4000));
+        await deleteAcked(queue, records, response);
+        return response.batchItemFailures.length === 0;
+      },
+      {
+        timeoutMs: 15_000,
+        what: 'the retry after the 4 s lease, before the queue visibility timeout (30 s)',
+      },
+    );
+    expect(attempts).toBe(2);
+    expect(await queueDepth(dlq)).toEqual({ visible: 0, inFlight: 0 });
+  });
 });
 
 describe('a duplicate delivered while the original runs', () => {
