@@ -6,7 +6,7 @@
  * rule expires them (see docs/LARGE-MESSAGES.md).
  */
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import { PAYLOAD_BUCKET_VARIABLE } from './environment.ts';
 import { ConfigError, PayloadUnavailableError, PoisonMessageError } from './errors.ts';
@@ -50,11 +50,24 @@ export interface LargePayloadOptions {
   readonly client?: S3Client;
 }
 
+let s3Package: Promise<typeof import('@aws-sdk/client-s3')> | undefined;
+
+/**
+ * The S3 client package, imported on first use: a consumer or publisher that never meets a large
+ * payload never pays for loading it (about 50 ms of a cold start).
+ */
+function loadS3Package(): Promise<typeof import('@aws-sdk/client-s3')> {
+  s3Package ??= import('@aws-sdk/client-s3');
+  return s3Package;
+}
+
 /**
  * An S3 client from the environment. With a custom endpoint (`AWS_ENDPOINT_URL_S3` or
  * `AWS_ENDPOINT_URL`: an emulator) it addresses buckets path-style, which emulators need.
+ * Asynchronous because `@aws-sdk/client-s3` is loaded on first use.
  */
-export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+export async function createS3Client(env: NodeJS.ProcessEnv = process.env): Promise<S3Client> {
+  const { S3Client } = await loadS3Package();
   const custom = Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
   return new S3Client(custom ? { forcePathStyle: true } : {});
 }
@@ -70,7 +83,8 @@ export class PayloadOffloader {
   readonly bucket: string;
   readonly mode: OffloadMode;
   readonly keyPrefix: string;
-  readonly client: S3Client;
+  private readonly given: S3Client | undefined;
+  private created: Promise<S3Client> | undefined;
 
   constructor(options: LargePayloadOptions) {
     const bucket = options.bucket ?? process.env[PAYLOAD_BUCKET_VARIABLE];
@@ -105,7 +119,14 @@ export class PayloadOffloader {
         "Use e.g. 'payloads/'",
       );
     }
-    this.client = options.client ?? createS3Client();
+    this.given = options.client;
+  }
+
+  /** The client given in the options, or one made from the environment on first use. */
+  private client(): Promise<S3Client> {
+    if (this.given) return Promise.resolve(this.given);
+    this.created ??= createS3Client();
+    return this.created;
   }
 
   /** Whether a message of `bytes` (body plus attributes) goes through S3 on a topic of `limit`. */
@@ -122,7 +143,8 @@ export class PayloadOffloader {
     const key = `${this.keyPrefix}${randomUUID()}`;
     const payload = Buffer.from(message.body, 'utf8');
     try {
-      await this.client.send(
+      const [client, { PutObjectCommand }] = await Promise.all([this.client(), loadS3Package()]);
+      await client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
@@ -160,6 +182,7 @@ export async function fetchPayload(
   signal: AbortSignal,
 ): Promise<string> {
   try {
+    const { GetObjectCommand } = await loadS3Package();
     const answer = await client.send(new GetObjectCommand({ Bucket: pointer.bucket, Key: pointer.key }), {
       abortSignal: signal,
     });
@@ -205,7 +228,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /** Where a consumer reads offloaded payloads: the client (built on first use) and each read's signal. */
 export interface PayloadSource {
-  readonly client: () => S3Client;
+  readonly client: () => Promise<S3Client>;
   /** The abort signal of one read: the invocation's time budget. */
   readonly signal: () => AbortSignal;
 }
@@ -224,6 +247,6 @@ interface RecordLike {
 export async function resolvePayload<R extends RecordLike>(record: R, source: PayloadSource): Promise<R> {
   const found = findPointer(record);
   if (!found) return record;
-  const payload = await fetchPayload(source.client(), found.pointer, source.signal());
+  const payload = await fetchPayload(await source.client(), found.pointer, source.signal());
   return { ...record, body: found.withPayload(payload) };
 }

@@ -44,7 +44,8 @@ export function consumer<T = unknown, D = Record<string, unknown>>(
   const routeOf = buildRouter(options);
   const config = resolveConsumerConfig(options);
   const sqs = options.sqsClient ?? createSqsClient();
-  let s3 = options.s3Client;
+  // Made on the first offloaded record: a consumer that never meets one never loads the S3 package.
+  let s3: Promise<S3Client> | undefined = options.s3Client && Promise.resolve(options.s3Client);
   const s3Client = () => {
     s3 ??= createS3Client();
     return s3;
@@ -90,7 +91,7 @@ interface BatchContext {
   readonly config: ConsumerConfig;
   readonly budget: TimeBudget;
   readonly sqs: SQSClient;
-  readonly s3Client: () => S3Client;
+  readonly s3Client: () => Promise<S3Client>;
   readonly routeOf: ReturnType<typeof buildRouter>;
   readonly telemetry: Telemetry;
   readonly locator: DeadLetterQueueLocator;

@@ -103,7 +103,7 @@ export async function provisionTopology(
     ensureIdempotencyTable(dynamodb, tables.effects),
   ]);
   const payloadBucket = topology.topics.some((topic) => topic.largePayloads)
-    ? await ensureBucket(clients.s3 ?? createS3Client(), localPayloadBucket())
+    ? await ensureBucket(clients.s3 ?? (await createS3Client()), localPayloadBucket())
     : undefined;
   return { topology, topics, groups, tables, ...(payloadBucket ? { payloadBucket } : {}) };
 }

@@ -64,7 +64,7 @@ const s3Counter = (client: S3Client) =>
   countRequests(client as unknown as Parameters<typeof countRequests>[0]);
 
 /** A consumer of `group` that records what its handler got, with idempotency and the group's DLQ. */
-async function groupConsumer(group: string, s3Client: S3Client = createS3Client()) {
+async function groupConsumer(group: string, s3Client?: S3Client) {
   const table = await idempotencyTable();
   const seen: unknown[] = [];
   const handler = consumer({
@@ -103,7 +103,7 @@ async function deliver(
 
 describe('large payloads through S3 (extended-client pointers)', () => {
   it('a 5 MiB payload is published with 1 PutObject, fanned out to two groups, and applied once in each with 1 GetObject per group', async () => {
-    const s3 = createS3Client();
+    const s3 = await createS3Client();
     const puts = s3Counter(s3);
     const publisher = new Publisher({ topicArn: topicArn('big'), largePayloads: { bucket, client: s3 } });
     const blob = 'x'.repeat(5 * 1024 * 1024);
@@ -111,7 +111,7 @@ describe('large payloads through S3 (extended-client pointers)', () => {
     expect(puts.counts.get('PutObjectCommand')).toBe(1);
 
     for (const group of ['archive', 'search']) {
-      const s3Reader = createS3Client();
+      const s3Reader = await createS3Client();
       const gets = s3Counter(s3Reader);
       const { handler, seen } = await groupConsumer(group, s3Reader);
       const { records, response } = await deliver(group, handler);
@@ -148,7 +148,9 @@ describe('large payloads through S3 (extended-client pointers)', () => {
     const marker = record.messageAttributes[EXTENDED_PAYLOAD_SIZE_ATTRIBUTE];
     expect(marker?.dataType).toBe('Number');
     // … and the object holds the message the publisher would have sent inline.
-    const object = await createS3Client().send(new GetObjectCommand({ Bucket: bucket, Key: body[1].s3Key }));
+    const object = await (await createS3Client()).send(
+      new GetObjectCommand({ Bucket: bucket, Key: body[1].s3Key }),
+    );
     const stored = await object.Body?.transformToString('utf-8');
     expect(JSON.parse(stored as string)).toMatchObject({ id: sent.id, type: 'Tiny', data: { n: 1 } });
     expect(Number(marker?.stringValue)).toBe(Buffer.byteLength(stored as string));
@@ -159,7 +161,7 @@ describe('large payloads through S3 (extended-client pointers)', () => {
     // pointer array as the message, ExtendedPayloadSize (Number) beside the caller's own attributes.
     const payload = JSON.stringify({ orderId: 'o-42', lines: Array.from({ length: 3 }, (_, n) => n) });
     const key = randomUUID();
-    await createS3Client().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
+    await (await createS3Client()).send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
     await new SNSClient({}).send(
       new PublishCommand({
         TopicArn: topicArn('big'),
@@ -180,7 +182,7 @@ describe('large payloads through S3 (extended-client pointers)', () => {
   it('a pointer sent straight to a queue by an older Java SQS extended client (legacy class and attribute) is read', async () => {
     const payload = JSON.stringify({ legacy: true });
     const key = randomUUID();
-    await createS3Client().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
+    await (await createS3Client()).send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
     const { queue } = provisionedGroup(stack, 'inline');
     await sendRaw(
       queue,
@@ -231,7 +233,7 @@ describe('large payloads through S3 (extended-client pointers)', () => {
       () => Number.NaN,
       (error: MessageTooLargeError) => error.size,
     );
-    const s3 = createS3Client();
+    const s3 = await createS3Client();
     const puts = s3Counter(s3);
     const publisher = new Publisher({ topicArn: topicArn('big'), largePayloads: { bucket, client: s3 } });
     await publisher.publish(input('sized-00002', limit - overhead));
@@ -259,7 +261,9 @@ describe('large payloads through S3 (extended-client pointers)', () => {
   describe('S3 faults at the GetObject call', () => {
     async function pointerOnInlineQueue() {
       const key = randomUUID();
-      await createS3Client().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '{"ok":true}' }));
+      await (await createS3Client()).send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: '{"ok":true}' }),
+      );
       await sendRaw(
         provisionedGroup(stack, 'inline').queue,
         JSON.stringify([POINTER_CLASS, { s3BucketName: bucket, s3Key: key }]),
@@ -383,7 +387,7 @@ describe('large payloads through S3 (extended-client pointers)', () => {
 
   it('provisioning creates the payload bucket idempotently, named after the resource prefix', async () => {
     expect(bucket).toBe(`${process.env.FANOUT_RESOURCE_PREFIX}fanout-payloads`.toLowerCase());
-    await expect(ensureBucket(createS3Client(), bucket)).resolves.toBe(bucket);
+    await expect(ensureBucket(await createS3Client(), bucket)).resolves.toBe(bucket);
     const again = await provisionTopology(topology);
     expect(again.payloadBucket).toBe(bucket);
     const none = await provisionTopology(
