@@ -31,6 +31,25 @@ function isSnsNotification(value: unknown): value is SnsNotification {
   return v.Type === 'Notification' && typeof v.Message === 'string' && typeof v.TopicArn === 'string';
 }
 
+/**
+ * The message attributes carried inside an SNS notification body (a subscription without raw delivery,
+ * where SNS puts them in the body instead of on the SQS message); `undefined` for any other body.
+ */
+export function notificationAttributes(body: string): Record<string, string> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isSnsNotification(parsed) || typeof parsed.MessageAttributes !== 'object') return undefined;
+  const values: Record<string, string> = {};
+  for (const [name, attribute] of Object.entries(parsed.MessageAttributes ?? {})) {
+    if (typeof attribute?.Value === 'string') values[name] = attribute.Value;
+  }
+  return values;
+}
+
 function parseJson(text: string, what: string): unknown {
   if (text.trim() === '') {
     throw new PoisonMessageError('unparseable-body', `${what} is empty; expected a JSON event`);

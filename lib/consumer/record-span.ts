@@ -1,6 +1,7 @@
 import { type Context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { SQSRecord } from 'aws-lambda';
 import { parseQueueArn } from '../queue-address.ts';
+import { notificationAttributes } from '../record-decoder.ts';
 import type { Telemetry } from '../telemetry.ts';
 import {
   EVENT_ID_SPAN_ATTRIBUTE,
@@ -30,8 +31,8 @@ export function traceIdOf(record: SQSRecord): string | undefined {
 
 /**
  * The context a record continues: the X-Ray `AWSTraceHeader` that SQS sets on the record when X-Ray
- * traced the send, else the `traceparent` (and `tracestate`) message attributes; `undefined` when it
- * has neither. When both name the same trace, the `traceparent` is kept: its parent is the message's
+ * traced the send, else the `traceparent` (and `tracestate`) message attributes, read from the SNS
+ * notification body on a subscription without raw delivery; `undefined` when it has neither. When both name the same trace, the `traceparent` is kept: its parent is the message's
  * own producer span, where the X-Ray header names the publishing call. A header that is present but
  * malformed is reported through `malformed` and skipped.
  */
@@ -42,12 +43,25 @@ export function recordParent(
   const xrayHeader = record.attributes?.AWSTraceHeader;
   const fromXRay = fromXRayHeader(xrayHeader);
   if (xrayHeader && !fromXRay) malformed('AWSTraceHeader', xrayHeader);
-  const attributes = record.messageAttributes ?? {};
-  const traceparent = attributes[TRACEPARENT_ATTRIBUTE]?.stringValue;
-  const parsed = fromTraceparent(traceparent, attributes[TRACESTATE_ATTRIBUTE]?.stringValue);
+  const { traceparent, tracestate } = traceAttributes(record);
+  const parsed = fromTraceparent(traceparent, tracestate);
   if (traceparent && !parsed) malformed(TRACEPARENT_ATTRIBUTE, traceparent);
   if (fromXRay && parsed && traceIdOfContext(fromXRay) === traceIdOfContext(parsed)) return parsed;
   return fromXRay ?? parsed;
+}
+
+/**
+ * The record's `traceparent` and `tracestate`: its message attributes, or, on a subscription without
+ * raw delivery, the attributes inside the SNS notification body (parsed only when the body names one).
+ */
+function traceAttributes(record: SQSRecord): { traceparent?: string; tracestate?: string } {
+  const attributes = record.messageAttributes ?? {};
+  const traceparent = attributes[TRACEPARENT_ATTRIBUTE]?.stringValue;
+  if (traceparent !== undefined || !record.body?.includes(`"${TRACEPARENT_ATTRIBUTE}"`)) {
+    return { traceparent, tracestate: attributes[TRACESTATE_ATTRIBUTE]?.stringValue };
+  }
+  const wrapped = notificationAttributes(record.body);
+  return { traceparent: wrapped?.[TRACEPARENT_ATTRIBUTE], tracestate: wrapped?.[TRACESTATE_ATTRIBUTE] };
 }
 
 function traceIdOfContext(ctx: Context): string | undefined {

@@ -168,6 +168,24 @@ describe('tracing with an OpenTelemetry SDK registered', () => {
     expect(publish.parentSpanContext?.spanId).toBe('63995c3f42cd8ad8');
   });
 
+  it('a subscription without raw delivery: the record continues the traceparent inside the SNS notification', async () => {
+    const { sns } = clients();
+    const topicArn = await ensureTopic(sns, uniqueName('topic'));
+    const { queue, group } = await groupQueue();
+    await ensureSubscription(sns, topicArn, queue.arn, undefined, false);
+    const handler = consumer({ group, idempotency: false, handlers: { OrderPlaced: () => {} } });
+    await new Publisher({ topicArn, source: 'test' }).publish({ type: 'OrderPlaced', data: {} });
+    const records = await receiveExactly(queue, 1);
+    expect(records[0].messageAttributes.traceparent).toBeUndefined(); // it is inside the body
+    expect((await handler({ Records: records })).batchItemFailures).toEqual([]);
+
+    const spans = exporter.getFinishedSpans();
+    const publish = spanNamed(spans, `${topicArn.split(':').pop()} publish`);
+    const process = spanNamed(spans, `${group} process OrderPlaced`);
+    expect(process.spanContext().traceId).toBe(publish.spanContext().traceId);
+    expect(process.parentSpanContext?.spanId).toBe(publish.spanContext().spanId);
+  });
+
   it("the record's AWSTraceHeader (set by X-Ray) wins over the traceparent attribute", async () => {
     const { topicArn, queue, group } = await topicWithGroup();
     await new Publisher({ topicArn }).publish({ type: 'OrderPlaced', data: {} });

@@ -89,6 +89,36 @@ describe('the parent of a record', () => {
     expect(recordParent(record({}))).toBeUndefined();
   });
 
+  it('is the traceparent inside the SNS notification body on a subscription without raw delivery', () => {
+    const notification = (attributes: Record<string, { Type: string; Value: string }>) => ({
+      ...record({}),
+      body: JSON.stringify({
+        Type: 'Notification',
+        MessageId: 'm-1',
+        TopicArn: 'arn:aws:sns:us-east-1:000000000000:orders',
+        Message: JSON.stringify({ id: 'e-1', type: 'T', data: {} }),
+        MessageAttributes: attributes,
+      }),
+    });
+    const wrapped = notification({
+      type: { Type: 'String', Value: 'T' },
+      traceparent: { Type: 'String', Value: TRACEPARENT },
+      tracestate: { Type: 'String', Value: 'vendor=x' },
+    });
+    const parent = recordParent(wrapped);
+    expect(spanOf(parent)).toMatchObject({ traceId: TRACE, spanId: SPAN });
+    expect(toTraceparent(parent ?? ROOT_CONTEXT)).toEqual({
+      traceparent: TRACEPARENT,
+      tracestate: 'vendor=x',
+    });
+    expect(recordParent(notification({ type: { Type: 'String', Value: 'T' } }))).toBeUndefined();
+    const bad: string[] = [];
+    recordParent(notification({ traceparent: { Type: 'String', Value: 'garbage' } }), (header) =>
+      bad.push(header),
+    );
+    expect(bad).toEqual(['traceparent']);
+  });
+
   it('reports each malformed header and falls back to the next', () => {
     const bad: string[] = [];
     const parent = recordParent(record({ traceparent: TRACEPARENT, AWSTraceHeader: 'Root=x' }), (header) =>
