@@ -16,7 +16,7 @@ import {
 } from '../harness.ts';
 import { fanoutPipeline } from './end-to-end.ts';
 
-const ON_LOOP = "the emulators on the consumer's event loop (isolation 'in-process', the default)";
+const ON_LOOP = "the emulators on the consumer's event loop (isolation 'in-process')";
 
 export async function emulatorIsolation(ctx: BenchContext): Promise<Comparison[]> {
   const messages = ctx.quick ? 400 : 600;
@@ -55,7 +55,7 @@ export async function emulatorIsolation(ctx: BenchContext): Promise<Comparison[]
     );
     return [
       compare(
-        'end-to-end deliveries/s, emulators in a worker thread',
+        'end-to-end deliveries/s, emulators in a worker thread (the default)',
         'deliveries/s',
         ON_LOOP,
         pair(series.worker, series.inProcess),

@@ -62,10 +62,11 @@ export interface EmbeddedCloudOptions {
    */
   readonly region?: string;
   /**
-   * Where the emulators run. `worker` and `process` take them off this event loop; on our 2-core machines
-   * that did not make local end-to-end deliveries faster (docs/BENCHMARKS.md, "Emulators off the
-   * consumer's event loop"), so the default keeps them here.
-   * @default 'in-process'
+   * Where the emulators run: a worker thread of this process (`worker`), a child process that exits
+   * with this one (`process`), or this event loop (`in-process`). Off this loop, the emulators and the
+   * code under test use two cores: local end-to-end deliveries ran 1.38–1.52× faster in a worker than
+   * in-process on our 2-core machines (docs/BENCHMARKS.md, "Emulators off the consumer's event loop").
+   * @default 'worker'
    */
   readonly isolation?: EmulatorIsolation;
   /**
@@ -156,15 +157,15 @@ async function inProcess(spec: HostSpec) {
 }
 
 /**
- * Starts SNS + SQS + S3 (fauxqs) and DynamoDB (dynalite) on 127.0.0.1 only, by default on this event
- * loop (or in a worker thread or child process: {@link EmbeddedCloudOptions.isolation}), with expired items swept (see
+ * Starts SNS + SQS + S3 (fauxqs) and DynamoDB (dynalite) on 127.0.0.1 only, by default in a worker
+ * thread (or a child process, or on this event loop: {@link EmbeddedCloudOptions.isolation}), with expired items swept (see
  * {@link EmbeddedCloudOptions.ttlSweep}). No Docker, no AWS account; state lives in memory until
  * `stop()`. A port that is taken rejects with {@link PortInUseError}; missing emulator packages with
  * EmulatorMissingError.
  */
 export async function startEmbeddedCloud(options: EmbeddedCloudOptions = {}): Promise<EmbeddedCloud> {
   const spec = hostSpec(options);
-  const isolation = options.isolation ?? 'in-process';
+  const isolation = options.isolation ?? 'worker';
   const host =
     isolation === 'in-process'
       ? await inProcess(spec)
