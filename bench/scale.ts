@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { consumer, Publisher } from '../lib/index.ts';
@@ -38,6 +38,8 @@ export interface ScaleWindow {
   readonly emulatorRssMiB: number;
   /** V8 heap in use by the emulators (their worker's own heap with isolation 'worker'). */
   readonly emulatorHeapMiB: number;
+  /** Items in the idempotency table at the end of the window (what the TTL sweeper has not removed). */
+  readonly idempotencyItems: number;
   /** The machine's 1-minute load average at the end of the window (the machine is shared). */
   readonly loadAverage: number;
 }
@@ -63,6 +65,20 @@ async function topology(cloud: EmbeddedCloud) {
   return { sqs, sns, db, topicArn, queues, tableName: await fanoutTable(db) };
 }
 
+/** Items in `tableName` (paged COUNT scans, through a client the request counter does not see). */
+async function itemCount(db: DynamoDBClient, tableName: string): Promise<number> {
+  let count = 0;
+  let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+  do {
+    const page = await db.send(
+      new ScanCommand({ TableName: tableName, Select: 'COUNT', ExclusiveStartKey: start }),
+    );
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return count;
+}
+
 /** Runs the scale run and returns its windows. */
 export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
   const cloud = await startEmbeddedCloud({
@@ -72,6 +88,7 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
   Object.assign(process.env, cloud.env);
   try {
     const { sqs, sns, db, topicArn, queues, tableName } = await topology(cloud);
+    const counter = new DynamoDBClient({ region: cloud.region, endpoint: cloud.dynamodb });
     const dynamodbRequests = countRequests(db);
     const handler = consumer({
       idempotency: { client: db, tableName, completedTtlSeconds: options.ttlSeconds },
@@ -116,6 +133,7 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
         const seconds = (performance.now() - started) / 1000;
         const records = deleted - startDeleted;
         const emulator = await cloud.usage();
+        const idempotencyItems = await itemCount(counter, tableName);
         const window: ScaleWindow = {
           deliveries: deleted,
           seconds: Number(seconds.toFixed(1)),
@@ -125,6 +143,7 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
           runnerHeapMiB: mib(process.memoryUsage().heapUsed),
           emulatorRssMiB: mib(emulator.rssBytes),
           emulatorHeapMiB: mib(emulator.heapUsedBytes),
+          idempotencyItems,
           loadAverage: Number(os.loadavg()[0].toFixed(1)),
         };
         windows.push(window);
@@ -142,11 +161,11 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleWindow[]> {
 /** The windows as a Markdown table. */
 export function scaleTable(windows: readonly ScaleWindow[]): string {
   return [
-    '| deliveries | seconds | deliveries/s | DynamoDB req/record | runner RSS MiB | runner heap MiB | emulator RSS MiB | emulator heap MiB | load average |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| deliveries | seconds | deliveries/s | DynamoDB req/record | runner RSS MiB | runner heap MiB | emulator RSS MiB | emulator heap MiB | idempotency items | load average |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...windows.map(
       (w) =>
-        `| ${w.deliveries} | ${w.seconds} | ${w.deliveriesPerSecond} | ${w.dynamodbRequestsPerRecord} | ${w.runnerRssMiB} | ${w.runnerHeapMiB} | ${w.emulatorRssMiB} | ${w.emulatorHeapMiB} | ${w.loadAverage} |`,
+        `| ${w.deliveries} | ${w.seconds} | ${w.deliveriesPerSecond} | ${w.dynamodbRequestsPerRecord} | ${w.runnerRssMiB} | ${w.runnerHeapMiB} | ${w.emulatorRssMiB} | ${w.emulatorHeapMiB} | ${w.idempotencyItems} | ${w.loadAverage} |`,
     ),
   ].join('\n');
 }

@@ -57,7 +57,10 @@ let s3Package: Promise<typeof import('@aws-sdk/client-s3')> | undefined;
  * payload never pays for loading it (about 50 ms of a cold start).
  */
 function loadS3Package(): Promise<typeof import('@aws-sdk/client-s3')> {
-  s3Package ??= import('@aws-sdk/client-s3');
+  s3Package ??= import('@aws-sdk/client-s3').catch((error: unknown) => {
+    s3Package = undefined; // not cached: the next use tries again
+    throw error;
+  });
   return s3Package;
 }
 
@@ -125,7 +128,10 @@ export class PayloadOffloader {
   /** The client given in the options, or one made from the environment on first use. */
   private client(): Promise<S3Client> {
     if (this.given) return Promise.resolve(this.given);
-    this.created ??= createS3Client();
+    this.created ??= createS3Client().catch((error: unknown) => {
+      this.created = undefined;
+      throw error;
+    });
     return this.created;
   }
 
@@ -247,6 +253,11 @@ interface RecordLike {
 export async function resolvePayload<R extends RecordLike>(record: R, source: PayloadSource): Promise<R> {
   const found = findPointer(record);
   if (!found) return record;
-  const payload = await fetchPayload(await source.client(), found.pointer, source.signal());
+  const { bucket, key } = found.pointer;
+  // A client that cannot be made (the S3 package failed to load) is a failed read: retried, never poison.
+  const client = await source.client().catch((error: unknown) => {
+    throw new PayloadUnavailableError('read', bucket, key, error);
+  });
+  const payload = await fetchPayload(client, found.pointer, source.signal());
   return { ...record, body: found.withPayload(payload) };
 }

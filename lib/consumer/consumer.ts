@@ -47,7 +47,10 @@ export function consumer<T = unknown, D = Record<string, unknown>>(
   // Made on the first offloaded record: a consumer that never meets one never loads the S3 package.
   let s3: Promise<S3Client> | undefined = options.s3Client && Promise.resolve(options.s3Client);
   const s3Client = () => {
-    s3 ??= createS3Client();
+    s3 ??= createS3Client().catch((error: unknown) => {
+      s3 = undefined; // not cached: the next offloaded record tries again
+      throw error;
+    });
     return s3;
   };
   const perGroup = new Map<string, { telemetry: Telemetry; locator: DeadLetterQueueLocator }>();

@@ -90,15 +90,20 @@ export function traceOutcome(outcome: RecordOutcome): TraceOutcome {
 export interface SpanContextOfBatch {
   readonly group: string;
   readonly logger: Telemetry['logger'];
-  /** Resolves when the consumer stops waiting for handlers: a span still open then ends as abandoned. */
+  /**
+   * Resolves when the consumer stops waiting for handlers: a span still open then ends with the outcome
+   * known so far ({@link SpanContextOfBatch.outcomeOf}), abandoned if there is none.
+   */
   readonly handlersDone: Promise<void>;
+  /** The outcome recorded so far for an item of the batch (e.g. a failure whose release is still out). */
+  readonly outcomeOf?: (item: BatchItem) => RecordOutcome | undefined;
 }
 
 /**
  * Runs one record's work inside its consumer span (`<group> process <type>`), a child of the context
  * the message carries (see {@link recordParent}), and ends the span once, with the record's outcome: the
- * outcome the batch answers with, so a handler still running when the consumer stops waiting ends its
- * span as abandoned (`failed`), whatever it does later. A malformed trace header is logged once for the
+ * outcome the batch answers with, so a record still running when the consumer stops waiting ends its
+ * span with the outcome known then (abandoned, `failed`, for a handler still running), whatever it does later. A malformed trace header is logged once for the
  * record and ignored: it never changes the outcome.
  */
 export async function traceRecord(
@@ -129,7 +134,7 @@ export async function traceRecord(
     ended = true;
     endSpan(span, outcome);
   };
-  void batch.handlersDone.then(() => endOnce({ kind: 'abandoned' }));
+  void batch.handlersDone.then(() => endOnce(batch.outcomeOf?.(item) ?? { kind: 'abandoned' }));
   try {
     const outcome = await runInSpan(span, parent, run);
     endOnce(outcome);

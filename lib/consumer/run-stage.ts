@@ -60,11 +60,11 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     void promise.finally(() => effects.delete(promise));
     return promise;
   };
-  const runners = { context, outcomes, track };
-
-  const runOne = async (item: BatchItem): Promise<RecordOutcome> => {
+  // `report` records an outcome under the batch's own item: an offloaded item is run as the item its
+  // payload resolves to, but the answer is settled by the item of the batch.
+  const runOne = async (item: BatchItem, runners: Runners): Promise<RecordOutcome> => {
     if (item.kind === 'late') return { kind: 'not-started', because: 'deadline' };
-    if (item.kind === 'offloaded') return runOne(await context.resolveOffloaded(item));
+    if (item.kind === 'offloaded') return runOne(await context.resolveOffloaded(item), runners);
     if (item.kind === 'unresolved')
       return { kind: 'failed', error: item.error, durationMs: 0, release: 'none' };
     if (item.kind === 'poison') return deadLetter(runners, item, item.reason, item.detail);
@@ -73,10 +73,12 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     leaderOutcomes.set(item, running);
     return running;
   };
+  const spanContext = { ...context, outcomeOf: (item: BatchItem) => outcomes.get(item) };
   const runItem = async (item: BatchItem): Promise<RecordOutcome> => {
     outcomes.set(item, { kind: 'abandoned' });
+    const runners = { context, track, report: (outcome: RecordOutcome) => outcomes.set(item, outcome) };
     // Every record that runs does so inside its span, a child of the trace context it carries.
-    const outcome = await traceRecord(item, context, () => runOne(item));
+    const outcome = await traceRecord(item, spanContext, () => runOne(item, runners));
     // A processed record's completion may still be on its way: its outcome is updated when it lands.
     outcomes.set(item, outcome);
     return outcome;
@@ -98,7 +100,7 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
       if (skipped) {
         outcomes.set(item, skipped);
         // A record that never starts still gets its span, so the trace shows where it waited.
-        void traceRecord(item, context, async () => skipped);
+        void traceRecord(item, spanContext, async () => skipped);
       }
     },
   }).then(() => undefined);
@@ -114,8 +116,9 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
 
 interface Runners {
   readonly context: RunContext;
-  readonly outcomes: Map<BatchItem, RecordOutcome>;
   readonly track: <T>(promise: Promise<T>) => Promise<T>;
+  /** Records the outcome of the batch item being run, before its lane has finished with it. */
+  readonly report: (outcome: RecordOutcome) => void;
 }
 
 /** Claims, handles and settles one runnable record. */
@@ -204,7 +207,7 @@ async function afterHandler(
   durationMs: number,
   lease: number | undefined,
 ): Promise<RecordOutcome> {
-  const { context, outcomes, track } = runners;
+  const { context, report, track } = runners;
   const writer = lease !== undefined && item.key !== undefined ? context.keyWriter : undefined;
   const write = async (state: 'completed' | 'released'): Promise<EffectResult> => {
     if (!writer) return 'none';
@@ -216,22 +219,27 @@ async function afterHandler(
     // Acked whatever the write's fate; the lane goes on while the completion is gathered and written.
     const outcome = { kind: 'processed', durationMs } as const;
     if (!writer) return { ...outcome, completion: 'none' };
-    void track(write('completed').then((completion) => outcomes.set(item, { ...outcome, completion })));
+    void track(write('completed').then((completion) => report({ ...outcome, completion })));
     return { ...outcome, completion: 'pending' };
   }
   const failed = { kind: 'failed', error: handled.error, durationMs } as const;
   // The handler has ended: if the batch is answered while the release is out, the record is a failure
   // whose key may still be held until the lease ends, not a record still running.
-  if (writer) outcomes.set(item, { ...failed, release: 'pending', leaseExpiresAt: lease });
+  // Each outcome is reported as soon as it is known: the batch may be answered between two steps.
+  if (writer) report({ ...failed, release: 'pending', leaseExpiresAt: lease });
   const release = await track(write('released'));
   const heldUntil = release === 'not-stored' ? lease : undefined;
   if (handled.error instanceof PoisonMessageError) {
     const { reason, message } = handled.error;
-    outcomes.set(item, { kind: 'dead-letter-failed', reason, detail: message, leaseExpiresAt: heldUntil });
+    report({ kind: 'dead-letter-failed', reason, detail: message, leaseExpiresAt: heldUntil });
     const poison = await deadLetter(runners, item, reason, message);
-    return poison.kind === 'dead-letter-failed' ? { ...poison, leaseExpiresAt: heldUntil } : poison;
+    const outcome = poison.kind === 'dead-letter-failed' ? { ...poison, leaseExpiresAt: heldUntil } : poison;
+    report(outcome);
+    return outcome;
   }
-  return { ...failed, release, leaseExpiresAt: heldUntil };
+  const outcome = { ...failed, release, leaseExpiresAt: heldUntil };
+  report(outcome);
+  return outcome;
 }
 
 /** The shortest pause between two renewals of a lease, in ms. */

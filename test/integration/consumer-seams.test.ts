@@ -162,8 +162,9 @@ describe('a failed record whose claim cannot be released', () => {
   });
   it('is nacked until its lease ends, not left to the queue visibility timeout, when its release is still out at the answer', async () => {
     // The release's answer is held back past the deadline: the record's handler has ended (failed),
-    // so at the answer it is a failure whose key may be held until the lease ends, not a record still
-    // running (which would keep the queue's 30 s visibility timeout).
+    // so at the answer it is a failure whose key may be held until the lease ends (8 s, longer than the
+    // 4 s invocation and than the 1 s backoff), not a record still running (which would keep the
+    // queue's 30 s visibility timeout).
     const { queue, dlq, group } = await groupQueue({ maxReceiveCount: 2, visibility: 30 });
     const table = await idempotencyTable();
     const { dynamoProxy, dynamodb } = await faultyClients();
@@ -171,7 +172,7 @@ describe('a failed record whose claim cannot be released', () => {
     let attempts = 0;
     const handler = consumer({
       group,
-      idempotency: { tableName: table, client: dynamodb },
+      idempotency: { tableName: table, client: dynamodb, leaseSeconds: 8 },
       backoff: { baseSeconds: 1, maxSeconds: 1 },
       handle: () => {
         attempts++;
@@ -184,6 +185,8 @@ describe('a failed record whose claim cannot be released', () => {
 
     const first = await handler({ Records: await receiveExactly(queue, 1) }, lambdaContext(4000));
     expect(first.batchItemFailures).toHaveLength(1);
+    // Not back after the backoff: hidden until the lease ends, about 4.5 s after the answer.
+    expect(await receiveRecords(queue, 1, 3)).toEqual([]);
     await waitFor(
       async () => {
         const records = await receiveRecords(queue, 1, 1);

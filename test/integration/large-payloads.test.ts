@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { SQSRecord } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { publishFromCli } from '../../cli/publish.ts';
 import { resolveTarget } from '../../cli/target.ts';
 import {
@@ -25,6 +26,7 @@ import {
   countRequests,
   deleteAcked,
   idempotencyTable,
+  keyStatus,
   provisionedGroup,
   receiveExactly,
   receiveRecords,
@@ -129,6 +131,29 @@ describe('large payloads through S3 (extended-client pointers)', () => {
       expect(gets.counts.get('GetObjectCommand')).toBe(2);
     }
     expect(sent.data).toEqual({ blob });
+  });
+
+  it('an offloaded record is settled as its own batch item: a stored completion logs no error (found by an adversarial review)', async () => {
+    const publisher = new Publisher({ topicArn: topicArn('big'), largePayloads: { bucket, mode: 'always' } });
+    const sent = await publisher.publish({ type: 'ReportReady', data: { n: 1 } });
+    await drain('search');
+    const logger = new Logger({ serviceName: 'large-payloads-test', logLevel: 'SILENT' });
+    const errors = vi.spyOn(logger, 'error');
+    const table = await idempotencyTable();
+    const seen: unknown[] = [];
+    const handler = consumer({
+      group: 'archive',
+      idempotency: { tableName: table },
+      logger,
+      handle: (data) => void seen.push(data),
+    });
+    const { response } = await deliver('archive', handler);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(seen).toEqual([{ n: 1 }]);
+    // Before the fix the completion landed under the resolved item, and the batch was answered with the
+    // batch item's stale 'pending': "handled, but its COMPLETED key could not be stored in time".
+    expect(errors).not.toHaveBeenCalled();
+    expect(await keyStatus(table, `archive#${sent.id}`)).toBe('COMPLETED');
   });
 
   it('the published pointer is exactly the extended clients’ format: body, marker attribute and S3 object', async () => {

@@ -40,4 +40,39 @@ describe('the S3 client package', () => {
       response: { batchItemFailures: [] },
     });
   });
+
+  it('that fails to load makes an offloaded record a nack, never the batch fail (found by an adversarial review)', () => {
+    const blocked = `export async function resolve(specifier, context, next) {
+      if (specifier === '@aws-sdk/client-s3') throw new Error('blocked by the test');
+      return next(specifier, context);
+    }`;
+    const blockingScript = `
+import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(blocked)}));
+const { consumer, pointerBody, EXTENDED_PAYLOAD_SIZE_ATTRIBUTE } = await import(${JSON.stringify(path.join(root, 'lib/index.ts'))});
+const seen = [];
+const handler = consumer({ group: 'orders', idempotency: false, handle: (data) => void seen.push(data), metrics: false });
+const base = { receiptHandle: 'r', attributes: { ApproximateReceiveCount: '1' }, md5OfBody: '',
+  eventSource: 'aws:sqs', eventSourceARN: '', awsRegion: 'us-east-1' };
+const inline = { ...base, messageId: 'inline', messageAttributes: {},
+  body: JSON.stringify({ id: 'e-1', type: 'OrderPlaced', data: { n: 1 } }) };
+const pointer = { ...base, messageId: 'pointer', body: pointerBody({ bucket: 'b', key: 'k' }),
+  messageAttributes: { [EXTENDED_PAYLOAD_SIZE_ATTRIBUTE]: { dataType: 'Number', stringValue: '11', stringListValues: [], binaryListValues: [] } } };
+let response;
+try { response = await handler({ Records: [inline, pointer] }); } catch (error) { response = { threw: String(error) }; }
+console.log(JSON.stringify({ handled: seen.length, response }));
+`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '--eval', blockingScript], {
+      cwd: root,
+      env: {
+        ...process.env,
+        AWS_REGION: 'us-east-1',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
+      encoding: 'utf8',
+    });
+    const result = JSON.parse(output.trim().split('\n').pop() as string);
+    expect(result).toEqual({ handled: 1, response: { batchItemFailures: [{ itemIdentifier: 'pointer' }] } });
+  });
 });
