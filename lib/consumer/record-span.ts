@@ -32,9 +32,10 @@ export function traceIdOf(record: SQSRecord): string | undefined {
 /**
  * The context a record continues: the X-Ray `AWSTraceHeader` that SQS sets on the record when X-Ray
  * traced the send, else the `traceparent` (and `tracestate`) message attributes, read from the SNS
- * notification body on a subscription without raw delivery; `undefined` when it has neither. When both name the same trace, the `traceparent` is kept: its parent is the message's
- * own producer span, where the X-Ray header names the publishing call. A header that is present but
- * malformed is reported through `malformed` and skipped.
+ * notification body on a subscription without raw delivery; `undefined` when it has neither. When both
+ * name the same trace, the `traceparent` is kept: its parent is the message's own producer span, where
+ * the X-Ray header names the publishing call. A header that is present but malformed is reported
+ * through `malformed` and skipped.
  */
 export function recordParent(
   record: SQSRecord,
@@ -103,8 +104,9 @@ export interface SpanContextOfBatch {
  * Runs one record's work inside its consumer span (`<group> process <type>`), a child of the context
  * the message carries (see {@link recordParent}), and ends the span once, with the record's outcome: the
  * outcome the batch answers with, so a record still running when the consumer stops waiting ends its
- * span with the outcome known then (abandoned, `failed`, for a handler still running), whatever it does later. A malformed trace header is logged once for the
- * record and ignored: it never changes the outcome.
+ * span with the outcome known then (abandoned, `failed`, for a handler still running), whatever it
+ * does later. A malformed trace header is logged once for the record and ignored: it never changes the
+ * outcome.
  */
 export async function traceRecord(
   item: BatchItem,

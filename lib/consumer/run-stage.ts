@@ -223,9 +223,8 @@ async function afterHandler(
     return { ...outcome, completion: 'pending' };
   }
   const failed = { kind: 'failed', error: handled.error, durationMs } as const;
-  // The handler has ended: if the batch is answered while the release is out, the record is a failure
-  // whose key may still be held until the lease ends, not a record still running.
-  // Each outcome is reported as soon as it is known: the batch may be answered between two steps.
+  // Each outcome is reported as soon as it is known, since the batch may be answered between two steps:
+  // while the release is out, the record is a failure whose key may be held until the lease ends.
   if (writer) report({ ...failed, release: 'pending', leaseExpiresAt: lease });
   const release = await track(write('released'));
   const heldUntil = release === 'not-stored' ? lease : undefined;
