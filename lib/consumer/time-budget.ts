@@ -4,13 +4,14 @@ import { DeadlineExceededError } from '../errors.ts';
  * The time budget of one invocation: when to stop starting records, when to stop waiting for
  * handlers, when the effects (idempotency writes, DLQ sends) must be over, and when to answer.
  *
- * Each phase ends a margin before the invocation's deadline. A margin is the configured one but never
- * more than a fixed share of the time the batch started with, so a short function timeout still runs
- * records, and every phase keeps a slice of a tiny budget (50 ms) too; the last fifth of a tiny budget
- * is kept for what no timer can bound (a cold SDK client's first call, event-loop delays):
+ * First, {@link UNBOUNDED_RESERVE_MS} (half of a budget under twice that) is kept for what no timer can
+ * bound: a cold SDK client's first call, event-loop delays, a process the OS does not schedule at once.
+ * Each phase then ends a margin before what remains (`B`, the usable budget). A margin is the configured
+ * one but never more than a fixed share of `B`, so a short function timeout still runs records, and every
+ * phase keeps a slice of a tiny budget (50 ms) too:
  *
- * | phase ends            | margin before the deadline          |
- * | --------------------- | ----------------------------------- |
+ * | phase ends            | margin before the usable budget ends |
+ * | --------------------- | ------------------------------------ |
  * | start no more records | min(deadlineMarginMs, 50 %)         |
  * | stop waiting (abandon)| min(abandonMarginMs, 40 %)          |
  * | effects               | min(500 ms, 30 %)                   |
@@ -23,6 +24,9 @@ import { DeadlineExceededError } from '../errors.ts';
 
 /** How long one AWS call may take when the invocation has no deadline (outside Lambda). */
 export const UNBOUNDED_CALL_TIMEOUT_MS = 10_000;
+
+/** Time kept before the deadline for what no timer bounds, in ms (half of a smaller budget). */
+export const UNBOUNDED_RESERVE_MS = 25;
 
 const SHARE = { start: 0.5, abandon: 0.4, effects: 0.3, respond: 0.2 } as const;
 const EFFECTS_MARGIN_MS = 500;
@@ -52,8 +56,9 @@ export class TimeBudget {
 
   constructor(remainingMs: number, options: TimeBudgetOptions, now: number = Date.now()) {
     this.deadline = now + remainingMs;
-    const before = (marginMs: number, share: number) =>
-      this.deadline - Math.min(marginMs, remainingMs * share);
+    const usableMs = remainingMs - Math.min(UNBOUNDED_RESERVE_MS, remainingMs / 2);
+    const usableEnd = now + usableMs;
+    const before = (marginMs: number, share: number) => usableEnd - Math.min(marginMs, usableMs * share);
     this.abandonAt = before(options.abandonMarginMs, SHARE.abandon);
     // A record started after the abandon time would run after its nack was already answered.
     this.startBy = Math.min(before(options.deadlineMarginMs, SHARE.start), this.abandonAt);
