@@ -17,6 +17,11 @@ export const MAX_MESSAGE_ATTRIBUTES = 10;
  * with the default `MaximumMessageSize` (emulators keep 256 KiB).
  */
 export const SQS_MAX_MESSAGE_BYTES = 262_144;
+/**
+ * SQS: the largest `MaximumMessageSize` a queue can have, and the largest SendMessageBatch request on such a
+ * queue, in bytes (1 MiB; AWS's default for queues created since the 2025 raise, not for older queues).
+ */
+export const SQS_RAISED_MAX_MESSAGE_BYTES = 1_048_576;
 /** SQS: entries in one SendMessageBatch / ChangeMessageVisibilityBatch / DeleteMessageBatch call. */
 export const SQS_MAX_BATCH_ENTRIES = 10;
 /** SQS: the longest visibility timeout, in seconds (12 hours). */

@@ -14,6 +14,11 @@ export const DEAD_LETTER_QUEUE_URL_VARIABLE = 'FANOUT_DLQ_URL';
 export const SOURCE_VARIABLE = 'FANOUT_SOURCE';
 /** The bucket that holds payloads too large for a topic (set where a topic offloads large payloads). */
 export const PAYLOAD_BUCKET_VARIABLE = 'FANOUT_PAYLOAD_BUCKET';
+/**
+ * The largest message the group's DLQ takes, in bytes (set where a group's topics take messages above
+ * 256 KiB and its DLQ is raised to SQS's 1 MiB; unset, the consumer assumes 256 KiB, what every queue takes).
+ */
+export const DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE = 'FANOUT_DLQ_MAX_MESSAGE_BYTES';
 
 /**
  * The variable that holds a topic's ARN in a group function that publishes to it (the topology's

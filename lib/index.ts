@@ -2,14 +2,7 @@
  * fanout's runtime library: what runs inside a Lambda consumer or any publisher.
  * Everything public is exported from here.
  */
-export {
-  MAX_MESSAGE_ATTRIBUTES,
-  MAX_PARTITION_KEY_BYTES,
-  SNS_DEFAULT_MAX_MESSAGE_BYTES,
-  SNS_MAX_BATCH_ENTRIES,
-  SQS_MAX_MESSAGE_BYTES,
-  SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
-} from './aws-limits.ts';
+export * from './aws-limits.ts';
 export { type BackoffOptions, nackVisibilityTimeout } from './backoff.ts';
 export { type BatchHandler, consumer } from './consumer/consumer.ts';
 export type {
@@ -32,6 +25,7 @@ export {
 } from './dead-letter-format.ts';
 export { createEnvelope, type Envelope, type EnvelopeInput, isEnvelope } from './envelope.ts';
 export {
+  DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE,
   DEAD_LETTER_QUEUE_URL_VARIABLE,
   GROUP_VARIABLE,
   IDEMPOTENCY_TABLE_VARIABLE,
