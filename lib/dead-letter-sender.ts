@@ -5,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES } from './aws-limits.ts';
+import { SQS_MAX_BATCH_ENTRIES } from './aws-limits.ts';
 import { Coalescer } from './consumer/coalescer.ts';
 import { retryUntilDone } from './consumer/effect-retry.ts';
 import { deadLetterCopy, sqsMessageBytes } from './dead-letter-format.ts';
@@ -70,7 +70,7 @@ interface Sendable {
 /**
  * Sends the poison records of one invocation to the group's DLQ, each soon after it is found,
  * gathered into `SendMessageBatch` calls that respect SQS's limits on entries (10) and on the
- * request's total size (256 KiB). Entries SQS failed for a transient reason are retried within the
+ * request's total size (the DLQ's largest message: 256 KiB, or 1 MiB on a raised DLQ). Entries SQS failed for a transient reason are retried within the
  * invocation's effects phase. `send` resolves `true` once the copy is in the DLQ (never rejects).
  */
 export class DeadLetterSender {
@@ -80,6 +80,7 @@ export class DeadLetterSender {
   private readonly group: string;
   private readonly locator: DeadLetterQueueLocator;
   private readonly signal: () => AbortSignal;
+  private readonly maxMessageBytes: number;
 
   constructor(options: {
     sqs: SQSClient;
@@ -89,14 +90,17 @@ export class DeadLetterSender {
     signal: () => AbortSignal;
     /** Whether records are still running (more poison may come soon). */
     busy: () => boolean;
+    /** The DLQ's largest message, and largest SendMessageBatch request, in bytes. */
+    maxMessageBytes: number;
   }) {
     this.sqs = options.sqs;
     this.group = options.group;
     this.locator = options.locator;
     this.signal = options.signal;
+    this.maxMessageBytes = options.maxMessageBytes;
     this.coalescer = new Coalescer<Sendable, boolean>({
       maxItems: SQS_MAX_BATCH_ENTRIES,
-      maxBytes: SQS_MAX_MESSAGE_BYTES,
+      maxBytes: options.maxMessageBytes,
       sizeOf: (s) => s.bytes,
       lingerMs: DEAD_LETTER_LINGER_MS,
       busy: options.busy,
@@ -114,6 +118,7 @@ export class DeadLetterSender {
       reason: poison.reason,
       detail: poison.detail,
       group: this.group,
+      maxMessageBytes: this.maxMessageBytes,
     });
     const entry: Omit<SendMessageBatchRequestEntry, 'Id'> = { ...copy };
     if (record.eventSourceARN?.endsWith('.fifo')) {
@@ -122,7 +127,7 @@ export class DeadLetterSender {
     }
     const bytes = sqsMessageBytes(copy);
     // Only a record that nearly fills SQS's limit itself: left nacked, the redrive policy moves it as it is.
-    if (bytes > SQS_MAX_MESSAGE_BYTES) return Promise.resolve(false);
+    if (bytes > this.maxMessageBytes) return Promise.resolve(false);
     this.url ??= this.locator.urlFor(record.eventSourceARN, this.signal()).catch(() => {
       this.url = undefined; // looked up again by the next poison record
       return undefined;

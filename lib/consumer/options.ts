@@ -2,8 +2,10 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { SQSRecord } from 'aws-lambda';
+import { SQS_MAX_MESSAGE_BYTES, SQS_RAISED_MAX_MESSAGE_BYTES } from '../aws-limits.ts';
 import type { BackoffOptions } from '../backoff.ts';
 import type { Envelope } from '../envelope.ts';
+import { DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE } from '../environment.ts';
 import { ConfigError } from '../errors.ts';
 import { IdempotencyStore, type IdempotencyStoreOptions } from '../idempotency-store.ts';
 import type { Telemetry, TelemetryOptions } from '../telemetry.ts';
@@ -116,6 +118,14 @@ export interface ConsumerOptions<T = unknown, D = Record<string, unknown>> exten
    */
   readonly deadLetterQueueUrl?: string;
   /**
+   * The largest message the DLQ takes, in bytes (its `MaximumMessageSize`): a poison record whose copy is
+   * larger is left nacked, and the queue's redrive policy moves it after `maxReceiveCount` receives.
+   * 1,024–1,048,576.
+   * @default process.env.FANOUT_DLQ_MAX_MESSAGE_BYTES (the stack sets 1,048,576 on groups whose topics take
+   * messages above 256 KiB), else 262,144 (256 KiB, what every queue takes)
+   */
+  readonly deadLetterMaxMessageBytes?: number;
+  /**
    * SQS client for DLQ sends and visibility changes.
    * @default a client configured from the environment
    */
@@ -139,6 +149,8 @@ export interface ConsumerConfig {
   readonly validatePayload: boolean;
   /** A fixed lease in ms, or `undefined` for the invocation's remaining time. */
   readonly leaseMs: number | undefined;
+  /** The DLQ's largest message, in bytes. */
+  readonly deadLetterMaxMessageBytes: number;
 }
 
 const DEFAULT_BACKOFF = { baseSeconds: 2, maxSeconds: 900 };
@@ -175,7 +187,27 @@ export function resolveConsumerConfig<T, D>(options: ConsumerOptions<T, D>): Con
     keyOf: idempotency?.key ?? ((envelope: Envelope) => envelope.id),
     validatePayload: idempotency?.validatePayload ?? true,
     leaseMs: leaseSeconds === undefined ? undefined : leaseSeconds * 1000,
+    deadLetterMaxMessageBytes: deadLetterMaxMessageBytes(options.deadLetterMaxMessageBytes),
   };
+}
+
+/** The DLQ's largest message: the option, else {@link DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE}, else 256 KiB. */
+function deadLetterMaxMessageBytes(option: number | undefined): number {
+  const fromEnvironment = process.env[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE];
+  const [field, value] =
+    option !== undefined
+      ? ['deadLetterMaxMessageBytes', option]
+      : fromEnvironment
+        ? [DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE, Number(fromEnvironment)]
+        : ['deadLetterMaxMessageBytes', SQS_MAX_MESSAGE_BYTES];
+  if (!(Number.isInteger(value) && value >= 1024 && value <= SQS_RAISED_MAX_MESSAGE_BYTES)) {
+    throw new ConfigError(
+      field,
+      `must be a whole number of bytes from 1,024 to ${SQS_RAISED_MAX_MESSAGE_BYTES.toLocaleString('en-US')} (given ${option ?? fromEnvironment})`,
+      "Use the DLQ's MaximumMessageSize, e.g. 262144 or 1048576",
+    );
+  }
+  return value;
 }
 
 function margin(field: string, value: number): number {

@@ -22,6 +22,11 @@ export interface QueueSpec {
   readonly fifo?: boolean;
   readonly visibilityTimeoutSeconds?: number;
   readonly retentionSeconds?: number;
+  /**
+   * The queue's `MaximumMessageSize`, in bytes.
+   * @default the endpoint's default (AWS: 1 MiB for new queues; some emulators 256 KiB)
+   */
+  readonly maxMessageBytes?: number;
   /** Redrive to this DLQ after `maxReceiveCount` receives. */
   readonly deadLetter?: { readonly arn: string; readonly maxReceiveCount: number };
 }
@@ -33,6 +38,7 @@ export async function ensureQueue(sqs: SQSClient, spec: QueueSpec): Promise<Queu
   if (spec.visibilityTimeoutSeconds !== undefined)
     attributes.VisibilityTimeout = String(spec.visibilityTimeoutSeconds);
   if (spec.retentionSeconds !== undefined) attributes.MessageRetentionPeriod = String(spec.retentionSeconds);
+  if (spec.maxMessageBytes !== undefined) attributes.MaximumMessageSize = String(spec.maxMessageBytes);
   if (spec.deadLetter) {
     attributes.RedrivePolicy = JSON.stringify({
       deadLetterTargetArn: spec.deadLetter.arn,

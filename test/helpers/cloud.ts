@@ -71,17 +71,19 @@ export async function waitFor<T>(
 
 /** A group queue with its DLQ, and an idempotency table. */
 export async function groupQueue(
-  options: { fifo?: boolean; maxReceiveCount?: number; visibility?: number } = {},
+  options: { fifo?: boolean; maxReceiveCount?: number; visibility?: number; maxMessageBytes?: number } = {},
 ) {
   const { sqs } = clients();
   const name = uniqueName('group');
   const dlq = await ensureQueue(sqs, {
     name: `${name}-dlq${options.fifo ? '.fifo' : ''}`,
     fifo: options.fifo,
+    maxMessageBytes: options.maxMessageBytes,
   });
   const queue = await ensureQueue(sqs, {
     name: `${name}${options.fifo ? '.fifo' : ''}`,
     fifo: options.fifo,
+    maxMessageBytes: options.maxMessageBytes,
     visibilityTimeoutSeconds: options.visibility ?? 30,
     deadLetter: { arn: dlq.arn, maxReceiveCount: options.maxReceiveCount ?? 5 },
   });

@@ -7,10 +7,12 @@ import { peekDeadLetters, redriveDeadLetters } from '../../cli/dead-letters.ts';
 import { originalMessage } from '../../lib/dead-letter-format.ts';
 import {
   consumer,
+  DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE,
   decodeRecord,
   IdempotencyStore,
   POISON_DETAIL_ATTRIBUTE,
   POISON_REASON_ATTRIBUTE,
+  SQS_RAISED_MAX_MESSAGE_BYTES,
 } from '../../lib/index.ts';
 import {
   clients,
@@ -373,6 +375,43 @@ describe('dead-lettering large and many-attribute records', () => {
     expect(dead.map((d) => d.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue)).toEqual(
       Array(5).fill('unparseable-body'),
     );
+  });
+
+  it('dead-letters a 400 KiB poison record with its reason when the DLQ takes 1 MiB, and leaves it to the redrive policy when the DLQ takes 256 KiB', async () => {
+    // Queues raised to 1 MiB, as the stack raises them for topics above 256 KiB (maxMessageSizeBytes).
+    const { queue, dlq, group } = await groupQueue({ maxMessageBytes: SQS_RAISED_MAX_MESSAGE_BYTES });
+    await sendRaw(queue, `not json ${'x'.repeat(400 * 1024)}`);
+    const records = await receiveExactly(queue, 1);
+    const handle = () => undefined;
+    // The default (what every queue takes): the copy does not fit, so the record stays nacked.
+    const small = await consumer({ group, idempotency: false, handle })({ Records: records });
+    expect(small.batchItemFailures).toEqual([{ itemIdentifier: records[0].messageId }]);
+    expect(await queueDepth(dlq)).toEqual({ visible: 0, inFlight: 0 });
+    // FANOUT_DLQ_MAX_MESSAGE_BYTES, as the stack sets it on a raised DLQ.
+    process.env[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE] = String(SQS_RAISED_MAX_MESSAGE_BYTES);
+    try {
+      const raised = await consumer({ group, idempotency: false, handle })({ Records: records });
+      expect(raised.batchItemFailures).toEqual([]);
+    } finally {
+      delete process.env[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE];
+    }
+    const [dead] = await receiveExactly(dlq, 1);
+    expect(dead.messageAttributes[POISON_REASON_ATTRIBUTE]?.stringValue).toBe('unparseable-body');
+    expect(dead.body).toBe(records[0].body);
+  });
+
+  it('refuses a DLQ size SQS does not have, naming the option and the variable', () => {
+    expect(() =>
+      consumer({ idempotency: false, handle: () => undefined, deadLetterMaxMessageBytes: 2_000_000 }),
+    ).toThrow(/deadLetterMaxMessageBytes.*1,024 to 1,048,576 \(given 2000000\)/);
+    process.env[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE] = 'lots';
+    try {
+      expect(() => consumer({ idempotency: false, handle: () => undefined })).toThrow(
+        /FANOUT_DLQ_MAX_MESSAGE_BYTES.*\(given lots\)/,
+      );
+    } finally {
+      delete process.env[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE];
+    }
   });
 
   it('keeps the body and all ten original attributes through dead-lettering and redrive', async () => {
