@@ -18,11 +18,13 @@ import { CliError, DEFAULT_LOCAL_ENDPOINT } from './target.ts';
 
 /**
  * What `fanout dev --demo` adds to a dev run: the reference app's demo. The CLI loads it only when asked
- * for it (`localstack/demo/demo-run.ts`), so a dev run in another project never loads the example app.
+ * for it (`cli/demo/demo-run.ts`), so a dev run in another project never loads the example app.
  */
 export interface DevDemo {
   /** Wraps each group's handler before its runner drives it (the demo's fault injection). */
   readonly wrapHandler?: (group: string, handler: SqsLambdaHandler) => SqsLambdaHandler;
+  /** Makes the example app's own resources (its effects table) before the handlers load. */
+  readonly setup?: (provisioned: ProvisionedStack) => Promise<Record<string, string> | undefined>;
   /** Arguments of `npx fanout …` in the "from another terminal" hint that publish to the demo's topology. */
   readonly publishHint: string;
   /** Publishes the demo, shows its progress, judges it; resolves whether every check held. */
@@ -241,6 +243,7 @@ async function startDevStack(options: DevOptions, tallies: BatchTallies, print: 
     embedded: options.endpoints ? false : { snsSqsPort: port, dynamodbPort: port === 0 ? 0 : port + 1 },
     onInvocation: tallies.onInvocation,
     wrapHandler: options.demo?.wrapHandler,
+    setup: options.demo?.setup,
   });
 }
 

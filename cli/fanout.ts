@@ -2,12 +2,12 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
-import { FanoutError, handlerFileCheck, TopologyError } from '../lib/index.ts';
+import { FanoutError, handlerFileCheck, resolveTopology, TopologyError } from '../lib/index.ts';
 import { peekDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters.ts';
 import { publishFromCli } from './publish.ts';
 import { readStatus, type StackStatus } from './status.ts';
@@ -138,10 +138,7 @@ program
       );
       // The reference app's demo loads only when asked for: another project's dev run never loads it.
       const demo = options.demo
-        ? (await import('../localstack/demo/demo-run.ts')).createDemo({
-            orders: options.orders,
-            settleSeconds: options.settleSeconds,
-          })
+        ? (await loadDemo()).createDemo({ orders: options.orders, settleSeconds: options.settleSeconds })
         : undefined;
       try {
         const projectRoot = path.resolve(options.projectRoot ?? '.');
@@ -172,6 +169,21 @@ program
       }
     },
   );
+
+/**
+ * The reference app's demo (`cli/demo/`), which is part of the fanout repository and not of the package: its
+ * path is computed, not written in an import, so the package build neither follows nor ships it.
+ */
+async function loadDemo(): Promise<{
+  createDemo(options: { orders?: number; settleSeconds?: number }): import('./dev.ts').DevDemo;
+}> {
+  const file = path.join(packageRoot, 'cli', 'demo', 'demo-run.ts');
+  if (!existsSync(file))
+    throw new CliError(
+      "--demo runs the reference app's demo, which comes with a clone of the fanout repository, not with the installed package: run fanout dev without --demo, and publish with fanout publish",
+    );
+  return import(pathToFileURL(file).href);
+}
 
 // The bench runs in the fanout repository only (bench/ is not part of the package): elsewhere, no such command.
 if (existsSync(path.join(packageRoot, 'bench', 'run.ts'))) registerBench();
@@ -239,7 +251,6 @@ program
     'show the topics and consumer groups of the topology (--topology, default infra/topology.ts) as a tree',
   )
   .action(async () => {
-    const { resolveTopology } = await import('../lib/topology.ts');
     const topology = resolveTopology(await loadTopology());
     if (globals().json) return printJson(topology);
     for (const topic of topology.topics) {
@@ -409,9 +420,7 @@ program
     'measure the SNS/SQS/DynamoDB behaviours fanout depends on at --endpoint, AWS_ENDPOINT_URL_*, or (neither set) a fresh embedded emulator',
   )
   .action(async () => {
-    const { runCapabilityProbe, ProbeUnreachableError } = await import(
-      '../localstack/probe/capability-probe.ts'
-    );
+    const { runCapabilityProbe, ProbeUnreachableError } = await import('../localstack/index.ts');
     const report = await runCapabilityProbe({ endpoint: globals().endpoint }).catch((error: unknown) => {
       throw error instanceof ProbeUnreachableError ? new CliError(error.message) : error;
     });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { resolveTopology, type TopologyDefinition, TopologyError } from '../lib/index.ts';
-import { importModule, ModuleLoadError } from '../localstack/runner/module-loader.ts';
+import { importModule, ModuleLoadError } from '../localstack/index.ts';
 import { CliError } from './target.ts';
 
 /** Where `fanout` looks for the topology when `--topology` is not given, relative to the working directory. */

@@ -8,6 +8,7 @@ import {
   type aws_sns as sns,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { EFFECTS_TABLE_VARIABLE } from '../functions/shared/effects-ledger.ts';
 import { outputDescription, outputKey, type TopologyDefinition } from '../lib/index.ts';
 import {
   AlarmTopic,
@@ -17,9 +18,6 @@ import {
   grantKeyPrefix,
   PrefixedTable,
 } from './constructs/index.ts';
-
-/** The variable the example handlers read the effects table's name from (functions/shared/effects-ledger.ts). */
-export const EFFECTS_TABLE_VARIABLE = 'FANOUT_EFFECTS_TABLE';
 
 /** Props of {@link FanoutStack}. */
 export interface FanoutStackProps extends StackProps {

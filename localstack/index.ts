@@ -23,6 +23,14 @@ export {
   startLocalStack,
 } from './local-stack.ts';
 export {
+  type ProbeOptions,
+  type ProbeReport,
+  type ProbeResult,
+  ProbeUnreachableError,
+  type ProbeVerdict,
+  runCapabilityProbe,
+} from './probe/capability-probe.ts';
+export {
   localPayloadBucket,
   localTables,
   type ProvisionClients,

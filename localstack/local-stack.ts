@@ -65,16 +65,29 @@ class EnvironmentChanges {
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
   readonly topology: TopologyDefinition;
-  /** Directory the topology's handler paths are relative to. */
-  readonly projectRoot: string;
+  /**
+   * Directory the topology's handler paths are relative to.
+   * @default process.cwd()
+   */
+  readonly projectRoot?: string;
   /**
    * Start the embedded emulator with these options; `false` uses the endpoints already in the
    * environment (`AWS_ENDPOINT_URL…`: LocalStack, or an AWS account).
    * @default {} (embedded, free ports)
    */
   readonly embedded?: EmbeddedCloudOptions | false;
-  /** Called after every invocation of any group. */
+  /**
+   * Called after every invocation of any group.
+   * @default none
+   */
   readonly onInvocation?: (report: InvocationReport) => void;
+  /**
+   * Makes the app's own local resources once the topology is provisioned and before any handler loads (a
+   * table your handlers write to, a bucket they read), and returns the environment variables the handlers
+   * read them from; `stop()` restores those too. The reference app's demo makes its effects table this way.
+   * @default none: only what the topology declares
+   */
+  readonly setup?: (provisioned: ProvisionedStack) => Promise<Record<string, string> | undefined>;
   /**
    * Long-poll wait of the runners, in seconds.
    * @default 1
@@ -109,7 +122,8 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   if (running) throw new LocalStackRunningError();
   // The whole topology, handler files included, is checked before anything starts.
-  resolveTopology(options.topology, { checkHandlerFile: handlerFileCheck(options.projectRoot) });
+  const projectRoot = path.resolve(options.projectRoot ?? process.cwd());
+  resolveTopology(options.topology, { checkHandlerFile: handlerFileCheck(projectRoot) });
   running = true;
   const env = new EnvironmentChanges();
   const runners = new Map<string, EventSourceRunner>();
@@ -127,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cloud = options.embedded === false ? undefined : await startEmbeddedCloud(options.embedded ?? {});
     if (cloud) env.set(cloud.env);
     const tables = localTables();
-    env.set({ [IDEMPOTENCY_TABLE_VARIABLE]: tables.idempotency, FANOUT_EFFECTS_TABLE: tables.effects });
+    env.set({ [IDEMPOTENCY_TABLE_VARIABLE]: tables.idempotency });
     const provisioned = await provisionTopology(options.topology);
     // Publishers of topics with largePayloads (handlers, the CLI) find the bucket here, as on AWS.
     if (provisioned.payloadBucket) env.set({ [PAYLOAD_BUCKET_VARIABLE]: provisioned.payloadBucket });
@@ -135,10 +149,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // `publishes` to it reads (`topicArn('<name>')`), as the stack sets it in Lambda.
     for (const [name, arn] of provisioned.topics) env.set({ [topicArnVariable(name)]: arn });
     env.set(sharedEnvironment(provisioned.topology.groups));
+    env.set((await options.setup?.(provisioned)) ?? {});
     const sqs = createSqsClient();
     const region = process.env.AWS_REGION ?? 'us-east-1';
     for (const group of provisioned.topology.groups) {
-      const handler = await loadHandler(options.projectRoot, group);
+      const handler = await loadHandler(projectRoot, group);
       const { queue } = provisioned.groups.get(group.name) ?? { queue: undefined };
       if (!queue) throw new Error(`group '${group.name}' was not provisioned`);
       const runner = new EventSourceRunner({

@@ -1,7 +1,7 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { createSqsClient, prefixed } from '../../lib/index.ts';
+import { createSqsClient, FanoutError, prefixed } from '../../lib/index.ts';
 import { startEmbeddedCloud } from '../emulator/embedded-cloud.ts';
 import { queueChecks } from './queue-checks.ts';
 import {
@@ -26,7 +26,11 @@ export type { ProbeResult, ProbeVerdict } from './support.ts';
 export const CHECKS: readonly Check[] = [...queueChecks, ...topicChecks, ...tableChecks];
 
 /** The endpoint answers nothing at all (no service of the three could be reached). */
-export class ProbeUnreachableError extends Error {}
+export class ProbeUnreachableError extends FanoutError {
+  constructor(message: string) {
+    super('FANOUT_PROBE_UNREACHABLE', message);
+  }
+}
 
 /** Options of {@link runCapabilityProbe}. */
 export interface ProbeOptions {
@@ -36,7 +40,10 @@ export interface ProbeOptions {
    * is started on free ports, probed and stopped.
    */
   readonly endpoint?: string;
-  /** Only these check ids (default: all). */
+  /**
+   * Only these check ids.
+   * @default every check of {@link CHECKS}
+   */
   readonly only?: readonly string[];
   /** Time limit of one check, cleanup excluded. @default 30000 */
   readonly checkTimeoutMs?: number;

@@ -20,8 +20,8 @@ import {
 } from './resources.ts';
 
 /** Names of the tables a local stack uses (with `FANOUT_RESOURCE_PREFIX`, if set). */
-export function localTables(): { readonly idempotency: string; readonly effects: string } {
-  return { idempotency: prefixed('fanout-idempotency'), effects: prefixed('fanout-effects') };
+export function localTables(): { readonly idempotency: string } {
+  return { idempotency: prefixed('fanout-idempotency') };
 }
 
 /**
@@ -37,7 +37,7 @@ export interface ProvisionedStack {
   readonly topology: Topology;
   readonly topics: ReadonlyMap<string, string>;
   readonly groups: ReadonlyMap<string, { readonly queue: QueueRef; readonly dlq: QueueRef }>;
-  readonly tables: { readonly idempotency: string; readonly effects: string };
+  readonly tables: { readonly idempotency: string };
   /** The payload bucket, when a topic has `largePayloads`; else `undefined`. */
   readonly payloadBucket?: string;
 }
@@ -53,14 +53,14 @@ export interface ProvisionClients {
 
 /**
  * Creates the topology's topics, queues, DLQs with redrive policies, raw-delivery subscriptions with
- * their filter policies, the tables, and the payload bucket when a topic has `largePayloads`, through the AWS SDK. Idempotent: running it again finds what
+ * their filter policies, the idempotency table, and the payload bucket when a topic has `largePayloads`, through the AWS SDK. Idempotent: running it again finds what
  * exists. Works against any endpoint: the embedded emulator, LocalStack, moto, or an AWS account. Names
  * carry `FANOUT_RESOURCE_PREFIX` when it is set; the returned maps are keyed by the topology's names.
  */
 export async function provisionTopology(
   definition: TopologyDefinition,
   clients: ProvisionClients = {},
-  tables: { idempotency: string; effects: string } = localTables(),
+  tables: { idempotency: string } = localTables(),
 ): Promise<ProvisionedStack> {
   const topology = resolveTopology(definition);
   const sns = clients.sns ?? new SNSClient({});
@@ -98,10 +98,7 @@ export async function provisionTopology(
     }),
   );
 
-  await Promise.all([
-    ensureIdempotencyTable(dynamodb, tables.idempotency),
-    ensureIdempotencyTable(dynamodb, tables.effects),
-  ]);
+  await ensureIdempotencyTable(dynamodb, tables.idempotency);
   const payloadBucket = topology.topics.some((topic) => topic.largePayloads)
     ? await ensureBucket(clients.s3 ?? (await createS3Client()), localPayloadBucket())
     : undefined;

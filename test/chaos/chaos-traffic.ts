@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DemoPlan } from '../../cli/demo/demo-traffic.ts';
 import { Publisher, type PublishInput } from '../../lib/index.ts';
-import type { DemoPlan } from '../../localstack/demo/demo-traffic.ts';
 import type { ProvisionedStack } from '../../localstack/provisioning/provision.ts';
 import { provisionedGroup } from '../helpers/cloud.ts';
 

@@ -1,10 +1,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDemoFaults } from '../../cli/demo/demo-faults.ts';
+import { checkDemo, demoSettled, readAllMessages } from '../../cli/demo/demo-traffic.ts';
+import { exampleLocalSetup } from '../../cli/demo/example-setup.ts';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient } from '../../lib/index.ts';
-import { withDemoFaults } from '../../localstack/demo/demo-faults.ts';
-import { checkDemo, demoSettled, readAllMessages } from '../../localstack/demo/demo-traffic.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
 import { startTestCloud } from '../helpers/test-cloud.ts';
@@ -28,7 +29,13 @@ describe(`chaos: ${SIZE} events, transient failures, duplicates, shuffling, pois
   beforeAll(async () => {
     cloud = await startTestCloud();
     subscribe(BATCH_CHANNEL, onBatch);
-    stack = await startLocalStack({ topology, projectRoot, embedded: false, wrapHandler: withDemoFaults });
+    stack = await startLocalStack({
+      topology,
+      projectRoot,
+      embedded: false,
+      wrapHandler: withDemoFaults,
+      setup: exampleLocalSetup,
+    });
   });
   afterAll(async () => {
     unsubscribe(BATCH_CHANNEL, onBatch);

@@ -2,13 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleEffectsTable, exampleLocalSetup } from '../../cli/demo/example-setup.ts';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import { IdempotencyStore, Publisher } from '../../lib/index.ts';
-import {
-  localTables,
-  type ProvisionedStack,
-  provisionTopology,
-} from '../../localstack/provisioning/provision.ts';
+import { localTables, type ProvisionedStack, provisionTopology } from '../../localstack/index.ts';
 import { clients, keyStatus, provisionedGroup, queueDepth, waitFor } from '../helpers/cloud.ts';
 import { startTestCloud } from '../helpers/test-cloud.ts';
 import crashTopology from './crash-topology.ts';
@@ -19,7 +16,7 @@ const KILLS = 3;
 const GROUP = 'crash-audit';
 
 function spawnRunner(): ChildProcess {
-  return spawn('node', ['localstack/runner/run-groups.ts', 'test/chaos/crash-topology.ts', '--demo-faults'], {
+  return spawn('node', ['test/chaos/crash-runner.ts', 'test/chaos/crash-topology.ts', '--demo-faults'], {
     cwd: projectRoot,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -48,6 +45,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
   beforeAll(async () => {
     cloud = await startTestCloud();
     stack = await provisionTopology(crashTopology);
+    await exampleLocalSetup();
   });
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -60,7 +58,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
       Array.from({ length: EVENTS }, (_, n) => ({ type: 'Crash', data: { n, workMs: 100 } })),
     );
     expect(events.every((r) => r.ok)).toBe(true);
-    const ledger = new EffectsLedger(localTables().effects);
+    const ledger = new EffectsLedger(exampleEffectsTable());
 
     for (let kill = 0; kill < KILLS; kill++) {
       const child = startRunner();
@@ -115,7 +113,7 @@ describe('crash: the runner process is SIGKILLed mid-batch and restarted', () =>
     const group = 'crash-window';
     const { queue, dlq } = provisionedGroup(stack, group);
     const publisher = new Publisher({ topicArn: stack.topics.get(group) ?? '' });
-    const ledger = new EffectsLedger(localTables().effects);
+    const ledger = new EffectsLedger(exampleEffectsTable());
     const statusOf = (eventId: string) =>
       keyStatus(localTables().idempotency, IdempotencyStore.tableKey(group, eventId));
 

@@ -29,8 +29,13 @@ let project = '';
 let bin = '';
 
 async function fanout(args: string[], env: NodeJS.ProcessEnv = PLAIN) {
+  return run(node, [bin, ...args], env);
+}
+
+/** Runs `command` in the project; resolves its exit code and output, never rejects. */
+async function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
   try {
-    const { stdout, stderr } = await exec(node, [bin, ...args], { cwd: project, env, timeout: 60_000 });
+    const { stdout, stderr } = await exec(command, args, { cwd: project, env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout: string; stderr: string };
@@ -132,18 +137,31 @@ describe.skipIf(target !== 'embedded')(
       for (const dir of [project, pkg]) if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('the bin is dist/cli/fanout.js, and nothing in dist/cli imports the example topology or the reference app', () => {
+    it('the bin is dist/cli/fanout.js; the package ships neither the reference app nor its demo, and nothing in dist imports them', () => {
       expect(path.relative(pkg, bin)).toBe(path.join('dist', 'cli', 'fanout.js'));
-      for (const file of jsFiles(path.join(pkg, 'dist/cli'))) {
+      const shipped = jsFiles(path.join(pkg, 'dist')).map((f) => path.relative(pkg, f));
+      expect(shipped.filter((f) => /^dist\/(functions|cli\/demo)\//.test(f))).toEqual([]);
+      expect(shipped.filter((f) => /^dist\/infra\/(?!constructs\/)/.test(f))).toEqual([]);
+      for (const file of jsFiles(path.join(pkg, 'dist'))) {
         const source = readFileSync(file, 'utf8');
-        const imports = [...source.matchAll(/\bimport\s*(?:[^'"()]*?\bfrom\s*)?["']([^"']+)["']/g)].map(
-          (m) => m[1],
-        );
+        // Static imports and re-exports (`import … from 'x'`, `export … from 'x'`, `import 'x'`) and dynamic ones.
+        const imports = [
+          ...source.matchAll(/\b(?:import|export)\s*(?:[^'"()]*?\bfrom\s*)?["']([^"']+)["']/g),
+          ...source.matchAll(/\bimport\s*\(\s*["'`]([^"'`]+)["'`]/g),
+        ].map((m) => m[1]);
         expect(
-          imports.filter((i) => /infra\/|functions\/|demo\//.test(i)),
+          imports.filter((i) => /(^|\/)(functions|demo)\/|infra\/(?!constructs\/)/.test(i)),
           file,
         ).toEqual([]);
       }
+    });
+
+    it('--demo outside the repository is one line saying the demo comes with a clone', async () => {
+      const result = await fanout(['dev', '--demo', '--once']);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual([
+        "fanout: --demo runs the reference app's demo, which comes with a clone of the fanout repository, not with the installed package: run fanout dev without --demo, and publish with fanout publish",
+      ]);
     });
 
     it('--help works from another directory', async () => {
@@ -282,8 +300,9 @@ describe.skipIf(target !== 'embedded')(
       );
     });
 
-    it("dev --demo in a project without the example's topics is one line naming --demo, exit 1", async () => {
-      const result = await fanout(['dev', '--demo', '--once']);
+    it("dev --demo of the repository's CLI on a topology without the example's topics is one line naming --demo, exit 1", async () => {
+      // The demo comes with the repository only: its CLI (cli/fanout.ts), run in this project.
+      const result = await run(node, [path.join(repo, 'cli/fanout.ts'), 'dev', '--demo', '--once'], PLAIN);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
         "fanout: --demo publishes the reference app's demo to its topics orders, payments, ledger.fifo, and this topology lacks orders, payments, ledger.fifo: leave --demo out to run your own topology\n",

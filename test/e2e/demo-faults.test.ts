@@ -1,8 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_OUTAGE_VARIABLE, withDemoFaults } from '../../cli/demo/demo-faults.ts';
 import { BATCH_CHANNEL, type BatchReport } from '../../lib/index.ts';
-import { DEMO_OUTAGE_VARIABLE, withDemoFaults } from '../../localstack/demo/demo-faults.ts';
 import { envelope, sqsRecord } from '../helpers/sqs-events.ts';
 
 const context = { getRemainingTimeInMillis: () => 10_000, functionName: 'f', awsRequestId: 'r' };
@@ -33,7 +33,7 @@ async function invoke(group: string, event: SQSEvent) {
   }
 }
 
-describe("the demo's fault injection around a handler (localstack/demo/demo-faults.ts)", () => {
+describe("the demo's fault injection around a handler (cli/demo/demo-faults.ts)", () => {
   afterEach(() => {
     delete process.env[DEMO_OUTAGE_VARIABLE];
   });

@@ -5,7 +5,7 @@ import topology from '../../infra/topology.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
-/** Strings only the demo's fault injection has (localstack/demo/demo-faults.ts). */
+/** Strings only the demo's fault injection has (cli/demo/demo-faults.ts). */
 const FAULT_MARKERS = ['FANOUT_DEMO_OUTAGE', 'failuresBeforeSuccess', 'withDemoFaults'];
 
 /** Bundles one entry as the stack's NodejsFunction does (infra/constructs): ESM for Node, the AWS SDK external. */
@@ -24,7 +24,7 @@ async function bundle(entry: string): Promise<string> {
 
 describe('deployed bundles carry no demo faults', () => {
   it('the fault markers are in the demo’s fault module (so their absence below means something)', async () => {
-    const faults = await bundle('localstack/demo/demo-faults.ts');
+    const faults = await bundle('cli/demo/demo-faults.ts');
     for (const marker of FAULT_MARKERS) expect(faults).toContain(marker);
   });
 

@@ -1,10 +1,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDemoFaults } from '../../cli/demo/demo-faults.ts';
+import { exampleEffectsTable, exampleLocalSetup } from '../../cli/demo/example-setup.ts';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import topology from '../../infra/topology.ts';
 import { BATCH_CHANNEL, type BatchReport, createSqsClient, Publisher } from '../../lib/index.ts';
-import { withDemoFaults } from '../../localstack/demo/demo-faults.ts';
 import { type LocalStack, startLocalStack } from '../../localstack/local-stack.ts';
 import { waitFor } from '../helpers/cloud.ts';
 import { FIFO_REDELIVERY_ORDER, itExcept } from '../helpers/targets.ts';
@@ -32,7 +33,13 @@ describe('the example stack on the embedded emulator, end to end', () => {
 
   beforeAll(async () => {
     subscribe(BATCH_CHANNEL, onBatch);
-    stack = await startLocalStack({ topology, projectRoot, embedded: false, wrapHandler: withDemoFaults });
+    stack = await startLocalStack({
+      topology,
+      projectRoot,
+      embedded: false,
+      wrapHandler: withDemoFaults,
+      setup: exampleLocalSetup,
+    });
   });
   afterAll(async () => {
     unsubscribe(BATCH_CHANNEL, onBatch);
@@ -61,7 +68,12 @@ describe('a consumer group added to the topology', () => {
       ...topology,
       groups: { ...topology.groups, billing: { subscribe: ['payments'], handler: 'functions/audit.ts' } },
     };
-    stack = await startLocalStack({ topology: withBilling, projectRoot, embedded: false });
+    stack = await startLocalStack({
+      topology: withBilling,
+      projectRoot,
+      embedded: false,
+      setup: exampleLocalSetup,
+    });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -74,7 +86,7 @@ describe('a consumer group added to the topology', () => {
       type: 'PaymentCaptured',
       data: { paymentId: 'p-new', orderId: 'o-1', amount: 3 },
     });
-    const ledger = new EffectsLedger(stack.provisioned.tables.effects);
+    const ledger = new EffectsLedger(exampleEffectsTable());
     const applied = await waitFor(async () => (await ledger.readAll()).applied.get(`billing#${event.id}`), {
       what: 'the billing group to apply the payment',
     });

@@ -1,11 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
-import {
-  checkDemo,
-  type DemoPlan,
-  demoSettled,
-  publishDemoTraffic,
-} from '../../localstack/demo/demo-traffic.ts';
+import { checkDemo, type DemoPlan, demoSettled, publishDemoTraffic } from '../../cli/demo/demo-traffic.ts';
 import type { ProvisionedStack } from '../../localstack/provisioning/provision.ts';
 import { waitFor } from '../helpers/cloud.ts';
 

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TopologyDefinition, topicArnVariable } from '../../lib/index.ts';
 import {
   BUNDLED_MODULES_DIR,
   type LocalStack,
   LocalStackRunningError,
+  localTables,
   ModuleLoadError,
   startLocalStack,
 } from '../../localstack/index.ts';
@@ -72,10 +74,21 @@ describe.skipIf(target !== 'embedded')(
     describe('a running stack', () => {
       let stack: LocalStack | undefined;
       let before: Record<string, string | undefined> = {};
+      let setupSawTopics: string[] = [];
+      let tables: string[] = [];
 
       beforeAll(async () => {
         before = stackVariables();
-        stack = await startLocalStack({ topology, projectRoot: project });
+        stack = await startLocalStack({
+          topology,
+          projectRoot: project,
+          // The app's own resource, made before any handler loads, named in a variable of its own.
+          setup: async (provisioned) => {
+            setupSawTopics = [...provisioned.topics.keys()];
+            return { PACKAGE_TEST_LEDGER: 'ledger-table' };
+          },
+        });
+        tables = (await new DynamoDBClient({}).send(new ListTablesCommand({}))).TableNames ?? [];
       }, 60_000);
       afterAll(async () => {
         await stack?.stop();
@@ -97,13 +110,20 @@ describe.skipIf(target !== 'embedded')(
         expect(running.AWS_ENDPOINT_URL_SNS).not.toBe(before.AWS_ENDPOINT_URL_SNS);
         expect(running[topicArnVariable('invoices')]).toBe(stack?.provisioned.topics.get('invoices'));
         expect(running.FANOUT_IDEMPOTENCY_TABLE).toBeDefined();
-        expect(running.FANOUT_EFFECTS_TABLE).toBeDefined();
         expect(running.PACKAGE_TEST_GREETING).toBe('hello');
+        expect(setupSawTopics).toEqual(['invoices']);
+        expect(running.PACKAGE_TEST_LEDGER).toBe('ledger-table');
+        expect(running.FANOUT_EFFECTS_TABLE).toBeUndefined();
         await stack?.stop();
         stack = undefined;
         expect(stackVariables()).toEqual(before);
         expect(process.env.PACKAGE_TEST_GREETING).toBeUndefined();
+        expect(process.env.PACKAGE_TEST_LEDGER).toBeUndefined();
       }, 30_000);
+
+      it("provisions what the topology declares and nothing of the reference app's (no effects table)", () => {
+        expect(tables).toEqual([localTables().idempotency]);
+      });
     });
 
     it('after stop(), a stack starts again; one that fails to start restores the environment and lets the next start', async () => {

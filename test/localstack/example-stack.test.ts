@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleLocalSetup } from '../../cli/demo/example-setup.ts';
 import topology from '../../infra/topology.ts';
 import { createSqsClient } from '../../lib/index.ts';
 import {
@@ -25,7 +26,7 @@ describe.skipIf(!docker.ok)(
     beforeAll(async () => {
       localstack = await startLocalStackContainer();
       Object.assign(process.env, localstack.env);
-      stack = await startLocalStack({ topology, projectRoot, embedded: false });
+      stack = await startLocalStack({ topology, projectRoot, embedded: false, setup: exampleLocalSetup });
     }, 180_000);
     afterAll(async () => {
       await stack?.stop();

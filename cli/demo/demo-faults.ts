@@ -8,7 +8,7 @@ import {
   nackVisibilityTimeout,
   queueUrlFromArn,
 } from '../../lib/index.ts';
-import type { SqsLambdaHandler } from '../index.ts';
+import type { SqsLambdaHandler } from '../../localstack/index.ts';
 
 /** Environment variable of an injected outage: `<group>:<epoch ms>` = the group's dependency is down until then. */
 export const DEMO_OUTAGE_VARIABLE = 'FANOUT_DEMO_OUTAGE';

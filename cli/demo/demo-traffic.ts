@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type GroupFigures, readFigures } from '../../cli/queue-figures.ts';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
 import {
   createSqsClient,
@@ -11,7 +10,9 @@ import {
   type PublishInput,
   readAllMessages,
 } from '../../lib/index.ts';
-import type { ProvisionedStack } from '../provisioning/provision.ts';
+import type { ProvisionedStack } from '../../localstack/index.ts';
+import { type GroupFigures, readFigures } from '../queue-figures.ts';
+import { exampleEffectsTable } from './example-setup.ts';
 
 export { type GroupFigures, readAllMessages, readFigures };
 
@@ -230,7 +231,7 @@ export interface GroupCheck {
 
 /** True once every expected effect is applied and every expected dead letter has arrived. */
 export async function demoSettled(stack: ProvisionedStack, plan: DemoPlan, sqs: SQSClient): Promise<boolean> {
-  const { applied } = await new EffectsLedger(stack.tables.effects).readAll();
+  const { applied } = await new EffectsLedger(exampleEffectsTable()).readAll();
   for (const [group, ids] of plan.expectedEffects) {
     for (const id of ids) if (!applied.has(`${group}#${id}`)) return false;
   }
@@ -249,7 +250,7 @@ export async function checkDemo(
   plan: DemoPlan,
   sqs: SQSClient,
 ): Promise<GroupCheck[]> {
-  const { applied, streams } = await new EffectsLedger(stack.tables.effects).readAll();
+  const { applied, streams } = await new EffectsLedger(exampleEffectsTable()).readAll();
   const figures = await readFigures(stack, sqs);
   const checks: GroupCheck[] = [];
   for (const [group, ids] of plan.expectedEffects) {

@@ -6,10 +6,10 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import type { DevDemo, DevRun, GroupTally } from '../../cli/dev.ts';
-import { CliError } from '../../cli/target.ts';
 import { EffectsLedger } from '../../functions/shared/effects-ledger.ts';
-import type { ProvisionedStack } from '../index.ts';
+import type { ProvisionedStack } from '../../localstack/index.ts';
+import type { DevDemo, DevRun, GroupTally } from '../dev.ts';
+import { CliError } from '../target.ts';
 import { withDemoFaults } from './demo-faults.ts';
 import {
   checkDemo,
@@ -22,6 +22,7 @@ import {
   publishDemoTraffic,
   readFigures,
 } from './demo-traffic.ts';
+import { exampleEffectsTable, exampleLocalSetup } from './example-setup.ts';
 
 /** Options of the demo run. */
 export interface DemoRunOptions extends DemoOptions {
@@ -64,6 +65,7 @@ const DEMO_TOPICS = ['orders', 'payments', 'ledger.fifo'];
 export function createDemo(options: DemoRunOptions = {}): DevDemo {
   return {
     wrapHandler: withDemoFaults,
+    setup: exampleLocalSetup,
     publishHint: `publish orders '{"orderId":"o-1","customer":"me","amount":5}' --type OrderPlaced --count 4000`,
     run: (run) => runDemo(run, options),
   };
@@ -243,7 +245,7 @@ function reportChecks(
 
 /** Effects, FIFO streams and dead letters (by reason) the cloud holds now. */
 async function snapshot(stack: ProvisionedStack, sqs: SQSClient): Promise<Snapshot> {
-  const { applied, streams } = await new EffectsLedger(stack.tables.effects).readAll();
+  const { applied, streams } = await new EffectsLedger(exampleEffectsTable()).readAll();
   const effects = new Map<string, number>();
   for (const key of applied.keys()) {
     const group = key.slice(0, key.indexOf('#'));
