@@ -87,7 +87,7 @@ const CDK_APP = `import { App, Stack, aws_sns as sns } from 'aws-cdk-lib';
 import { FanoutTopology } from 'fanout/cdk';
 import topology from './topology.js';
 
-const app = new App({ outdir: process.env.CDK_OUTDIR ?? 'cdk.out' });
+const app = new App();
 const stack = new Stack(app, 'UserStack');
 const orders = new sns.Topic(stack, 'UserOrders', { topicName: 'user-orders' });
 new FanoutTopology(stack, 'Fanout', {
@@ -245,9 +245,16 @@ describe('fanout installed from its packed tarball into a fresh project', () => 
     ]);
   });
 
-  it('the CDK app synthesizes FanoutTopology in the user stack, subscribed to the user topic', () => {
+  it('cdk synth of the CDK app makes FanoutTopology in the user stack, subscribed to the user topic', () => {
     const outdir = path.join(project, 'cdk.out');
-    run(node, ['dist/app.js'], project, { ...process.env, CDK_OUTDIR: outdir });
+    // The CDK CLI (the repository's own aws-cdk, the version a user pins beside aws-cdk-lib), offline.
+    const cdk = path.join(repo, 'node_modules', 'aws-cdk', 'bin', 'cdk');
+    run(
+      node,
+      [cdk, 'synth', '--app', 'node dist/app.js', '--output', outdir, '--quiet', '--no-notices'],
+      project,
+      { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', AWS_EC2_METADATA_DISABLED: 'true' },
+    );
     const template = JSON.parse(readFileSync(path.join(outdir, 'UserStack.template.json'), 'utf8')) as {
       Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
     };
