@@ -11,10 +11,12 @@ const BOOTSTRAP = /bootstrap/i;
 
 /** The hint for a failed deploy's output, or undefined when the failure is about something else. */
 export function deployHint(output: string): string | undefined {
-  if (BOOTSTRAP.test(output))
-    return 'fanout: the account/region is not bootstrapped for the CDK: run `npx cdk bootstrap` once (same credentials and region), then `npm run deploy` again.';
+  // Credentials first: without them the CDK cannot even look for the bootstrap stack, and its message may
+  // mention bootstrapping too.
   if (CREDENTIALS.test(output))
     return 'fanout: no usable AWS credentials: configure them (`aws configure` or `aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or pick a profile with AWS_PROFILE=<name>, set a region (AWS_REGION), then `npm run deploy` again.';
+  if (BOOTSTRAP.test(output))
+    return 'fanout: the account/region is not bootstrapped for the CDK: run `npx cdk bootstrap` once (same credentials and region), then `npm run deploy` again.';
   return undefined;
 }
 

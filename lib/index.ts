@@ -16,6 +16,8 @@ export type {
 export { OUTCOME_SPAN_ATTRIBUTE, type TraceOutcome } from './consumer/record-span.ts';
 export { type CurrentMessage, currentMessage } from './current-message.ts';
 export {
+  DeadLetterFormatError,
+  type DeadLetterReason,
   deadLetterReason,
   POISON_DETAIL_ATTRIBUTE,
   POISON_GROUP_ATTRIBUTE,
@@ -82,6 +84,7 @@ export {
 export { createSqsClient, parseQueueArn, queueUrlFromArn } from './queue-address.ts';
 export {
   moveTasksUnsupported,
+  type QueueDepth,
   readAllMessages,
   readQueueDepth,
   receiveUpTo,

@@ -42,12 +42,18 @@ export interface ProvisionedStack {
   readonly payloadBucket?: string;
 }
 
-/** Clients to provision with; each defaults to one configured from the environment. */
+/** Clients to provision with. */
 export interface ProvisionClients {
+  /** @default a client configured from the environment */
   readonly sns?: SNSClient;
+  /** @default a client configured from the environment (`createSqsClient()`) */
   readonly sqs?: SQSClient;
+  /** @default a client configured from the environment */
   readonly dynamodb?: DynamoDBClient;
-  /** Used only when a topic has `largePayloads`. */
+  /**
+   * Used only when a topic has `largePayloads`.
+   * @default a client configured from the environment (`createS3Client()`)
+   */
   readonly s3?: S3Client;
 }
 

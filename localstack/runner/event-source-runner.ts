@@ -34,7 +34,10 @@ export interface EventSourceRunnerOptions {
    * @default 1 (short, so that stop() is quick; Lambda uses 20)
    */
   readonly waitTimeSeconds?: number;
-  /** Called after every invocation. */
+  /**
+   * Called after every invocation.
+   * @default none
+   */
   readonly onInvocation?: (report: InvocationReport) => void;
 }
 

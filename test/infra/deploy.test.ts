@@ -25,6 +25,11 @@ describe('npm run deploy (infra/deploy.ts)', () => {
       'npx cdk bootstrap',
     ],
     [
+      'no credentials, in output that also mentions bootstrapping',
+      'Unable to resolve AWS account to use while checking the bootstrap stack version (cdk bootstrap)',
+      'AWS_PROFILE',
+    ],
+    [
       'a toolkit stack missing for assets',
       'This stack uses assets, so the toolkit stack must be deployed to the environment (Run "cdk bootstrap aws://123456789012/eu-west-1")',
       'npx cdk bootstrap',
