@@ -225,6 +225,24 @@ describe('large payloads through S3 (extended-client pointers)', () => {
     expect(seen).toEqual([{ legacy: true }]);
   });
 
+  it('a pointer sent straight to a queue by the Java SQS extended client with its defaults (current class name, legacy SQSLargePayloadSize attribute) is read', async () => {
+    // ExtendedClientConfiguration's useLegacyReservedAttributeName is true unless set otherwise.
+    const payload = JSON.stringify({ javaDefaults: true });
+    const key = randomUUID();
+    await (await createS3Client()).send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
+    const { queue } = provisionedGroup(stack, 'inline');
+    await sendRaw(queue, JSON.stringify([POINTER_CLASS, { s3BucketName: bucket, s3Key: key }]), {
+      MessageAttributes: {
+        type: { DataType: 'String', StringValue: 'JavaDefaults' },
+        SQSLargePayloadSize: { DataType: 'Number', StringValue: String(payload.length) },
+      },
+    });
+    const { handler, seen } = await groupConsumer('inline');
+    const { response } = await deliver('inline', handler);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(seen).toEqual([{ javaDefaults: true }]);
+  });
+
   it('a pointer whose object is missing is dead-lettered as payload-missing with bucket and key; the DLQ copy keeps the pointer', async () => {
     const key = `missing-${randomUUID()}`;
     const pointer = JSON.stringify([POINTER_CLASS, { s3BucketName: bucket, s3Key: key }]);
