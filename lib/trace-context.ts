@@ -83,12 +83,27 @@ function validOrUndefined(ctx: Context): Context | undefined {
 
 /**
  * The context a message published now continues: the active OpenTelemetry span if there is one; else
- * the span of the record fanout is handling; else the Lambda invocation's X-Ray trace header
- * (`_X_AMZN_TRACE_ID`); else none (the publish starts a new trace).
+ * the span of the record fanout is handling; else the Lambda invocation's X-Ray trace header; else none
+ * (the publish starts a new trace).
  */
 export function currentTraceContext(env: NodeJS.ProcessEnv = process.env): Context | undefined {
   const active = context.active();
-  return validOrUndefined(active) ?? fallback.getStore() ?? fromXRayHeader(env[XRAY_TRACE_VARIABLE]);
+  return validOrUndefined(active) ?? fallback.getStore() ?? fromXRayHeader(invocationXRayHeader(env));
+}
+
+/** The Lambda runtime's per-invocation store (`@aws/lambda-invoke-store`), where the runtime sets it. */
+interface LambdaGlobal {
+  readonly awslambda?: { readonly InvokeStore?: { getXRayTraceId?(): string | undefined } };
+}
+
+/**
+ * The invocation's X-Ray trace header: from the Lambda runtime's invoke store when there is one (with
+ * several invocations at once in one environment, `_X_AMZN_TRACE_ID` holds only one of them), else from
+ * `_X_AMZN_TRACE_ID`; the AWS SDK's own recursion-detection middleware reads them in the same order.
+ */
+function invocationXRayHeader(env: NodeJS.ProcessEnv): string | undefined {
+  const fromStore = (globalThis as LambdaGlobal).awslambda?.InvokeStore?.getXRayTraceId?.();
+  return fromStore || env[XRAY_TRACE_VARIABLE];
 }
 
 /**

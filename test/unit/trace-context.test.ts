@@ -154,6 +154,21 @@ describe('spans without an SDK', () => {
     expect(spanOf(currentTraceContext({ _X_AMZN_TRACE_ID: XRAY }))?.spanId).toBe('53995c3f42cd8ad8');
     expect(currentTraceContext({})).toBeUndefined();
   });
+
+  it("the Lambda runtime's invoke store, where there is one, wins over _X_AMZN_TRACE_ID (several invocations at once)", () => {
+    // What the Node runtime sets: globalThis.awslambda.InvokeStore (@aws/lambda-invoke-store).
+    const own = 'Root=1-5759e988-bd862e3fe1be46a994272794;Parent=1111111111111111;Sampled=1';
+    const lambda = globalThis as { awslambda?: unknown };
+    const before = lambda.awslambda;
+    lambda.awslambda = { InvokeStore: { getXRayTraceId: () => own } };
+    try {
+      expect(spanOf(currentTraceContext({ _X_AMZN_TRACE_ID: XRAY }))?.spanId).toBe('1111111111111111');
+      lambda.awslambda = { InvokeStore: { getXRayTraceId: () => undefined } };
+      expect(spanOf(currentTraceContext({ _X_AMZN_TRACE_ID: XRAY }))?.spanId).toBe('53995c3f42cd8ad8');
+    } finally {
+      lambda.awslambda = before;
+    }
+  });
 });
 
 describe('the outcome a span reports', () => {
