@@ -36,3 +36,23 @@ export const SNS_FILTER_POLICY_MAX_BYTES = 262_144;
 export const DYNAMODB_MAX_BATCH_WRITE_ITEMS = 25;
 /** DynamoDB: the longest partition key value, in bytes. */
 export const MAX_PARTITION_KEY_BYTES = 2048;
+/** SNS: the smallest `MaximumMessageSize` a topic can be set to, in bytes. */
+export const SNS_MIN_MAX_MESSAGE_BYTES = 1024;
+/** SQS: receives before the redrive policy moves a message (`maxReceiveCount`): at most this many. */
+export const SQS_MAX_RECEIVE_COUNT = 1000;
+/** SQS: the longest retention of a queue, in days (14 days = 1,209,600 s). */
+export const SQS_MAX_RETENTION_DAYS = 14;
+/** Lambda SQS event source: the largest batch of a standard queue. */
+export const LAMBDA_SQS_MAX_BATCH_SIZE = 10_000;
+/** Lambda SQS event source: the largest batch of a FIFO queue, and of a standard one without a batching window. */
+export const LAMBDA_SQS_MAX_BATCH_SIZE_UNBATCHED = 10;
+/** Lambda SQS event source: the longest batching window, in seconds. */
+export const LAMBDA_SQS_MAX_BATCHING_WINDOW_SECONDS = 300;
+/** Lambda SQS event source: the least and most `maximumConcurrency`. */
+export const LAMBDA_SQS_MAX_CONCURRENCY = { min: 2, max: 1000 } as const;
+/** Lambda: the longest function timeout, in seconds (15 minutes). */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+/** Lambda: the least and most memory of a function, in MiB. */
+export const LAMBDA_MEMORY_MIB = { min: 128, max: 10_240 } as const;
+/** SQS: the longest retention of a queue, in seconds (no message is older: the largest age an alarm can watch). */
+export const SQS_MAX_RETENTION_SECONDS = SQS_MAX_RETENTION_DAYS * 86_400;

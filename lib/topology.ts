@@ -4,9 +4,19 @@
  * This module holds its types, its defaults and its validation; it imports nothing from the CDK.
  */
 import {
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  LAMBDA_MEMORY_MIB,
+  LAMBDA_SQS_MAX_BATCH_SIZE,
+  LAMBDA_SQS_MAX_BATCH_SIZE_UNBATCHED,
+  LAMBDA_SQS_MAX_BATCHING_WINDOW_SECONDS,
+  LAMBDA_SQS_MAX_CONCURRENCY,
   SNS_DEFAULT_MAX_MESSAGE_BYTES,
+  SNS_MIN_MAX_MESSAGE_BYTES,
   SNS_RAISED_MAX_MESSAGE_BYTES,
   SNS_RAISED_SIZE_MAX_SUBSCRIPTIONS,
+  SQS_MAX_RECEIVE_COUNT,
+  SQS_MAX_RETENTION_DAYS,
+  SQS_MAX_RETENTION_SECONDS,
   SQS_MAX_VISIBILITY_TIMEOUT_SECONDS,
 } from './aws-limits.ts';
 import { topicArnVariable } from './environment.ts';
@@ -273,11 +283,11 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
     const maxMessageSizeBytes = topic?.maxMessageSizeBytes ?? SNS_DEFAULT_MAX_MESSAGE_BYTES;
     if (
       !Number.isInteger(maxMessageSizeBytes) ||
-      maxMessageSizeBytes < 1024 ||
+      maxMessageSizeBytes < SNS_MIN_MAX_MESSAGE_BYTES ||
       maxMessageSizeBytes > SNS_RAISED_MAX_MESSAGE_BYTES
     ) {
       issues.push(
-        `${where}: maxMessageSizeBytes must be a whole number from 1024 to ${SNS_RAISED_MAX_MESSAGE_BYTES} (given ${JSON.stringify(topic?.maxMessageSizeBytes)}); larger payloads need largePayloads: true`,
+        `${where}: maxMessageSizeBytes must be a whole number from ${SNS_MIN_MAX_MESSAGE_BYTES} to ${SNS_RAISED_MAX_MESSAGE_BYTES} (given ${JSON.stringify(topic?.maxMessageSizeBytes)}); larger payloads need largePayloads: true`,
       );
     }
     const largePayloads = topic?.largePayloads ?? false;
@@ -371,10 +381,10 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
     };
     if (typeof g.maxReceiveCount === 'number' && g.maxReceiveCount < 1) {
       issues.push(`${where}: maxReceiveCount must be ≥ 1 (given ${g.maxReceiveCount})`);
-    } else range('maxReceiveCount', 1, 1000);
-    range('batchingWindowSeconds', 0, 300, ' seconds');
-    if (range('batchSize', 1, fifo ? 10 : 10_000)) {
-      if (g.batchSize > 10 && g.batchingWindowSeconds < 1) {
+    } else range('maxReceiveCount', 1, SQS_MAX_RECEIVE_COUNT);
+    range('batchingWindowSeconds', 0, LAMBDA_SQS_MAX_BATCHING_WINDOW_SECONDS, ' seconds');
+    if (range('batchSize', 1, fifo ? LAMBDA_SQS_MAX_BATCH_SIZE_UNBATCHED : LAMBDA_SQS_MAX_BATCH_SIZE)) {
+      if (g.batchSize > LAMBDA_SQS_MAX_BATCH_SIZE_UNBATCHED && g.batchingWindowSeconds < 1) {
         issues.push(
           `${where}: batchSize above 10 needs batchingWindowSeconds ≥ 1 (given batchSize ${g.batchSize}, batchingWindowSeconds ${g.batchingWindowSeconds})`,
         );
@@ -385,13 +395,13 @@ export function resolveTopology(definition: TopologyDefinition, options: Resolve
         `${where}: FIFO queues take no batching window (given batchingWindowSeconds ${g.batchingWindowSeconds}); remove it`,
       );
     }
-    range('maxConcurrency', 2, 1000);
-    const timeoutOk = range('timeoutSeconds', 1, 900, ' seconds');
-    range('memoryMiB', 128, 10_240, ' MiB');
-    range('retentionDays', 1, 14, ' days');
-    range('dlqRetentionDays', 1, 14, ' days');
+    range('maxConcurrency', LAMBDA_SQS_MAX_CONCURRENCY.min, LAMBDA_SQS_MAX_CONCURRENCY.max);
+    const timeoutOk = range('timeoutSeconds', 1, LAMBDA_MAX_TIMEOUT_SECONDS, ' seconds');
+    range('memoryMiB', LAMBDA_MEMORY_MIB.min, LAMBDA_MEMORY_MIB.max, ' MiB');
+    range('retentionDays', 1, SQS_MAX_RETENTION_DAYS, ' days');
+    range('dlqRetentionDays', 1, SQS_MAX_RETENTION_DAYS, ' days');
     range('alarmDlqMessages', 1, 1_000_000);
-    range('alarmOldestMessageSeconds', 60, 1_209_600, ' seconds');
+    range('alarmOldestMessageSeconds', 60, SQS_MAX_RETENTION_SECONDS, ' seconds');
     const visibilityTimeoutSeconds =
       group.visibilityTimeoutSeconds ?? 6 * g.timeoutSeconds + g.batchingWindowSeconds;
     if (
