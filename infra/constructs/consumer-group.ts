@@ -122,9 +122,12 @@ export interface ConsumerGroupProps extends GroupSettings {
   readonly deadLetterQueueProps?: Partial<sqs.QueueProps>;
   /**
    * Props merged over fanout's for the function; `environment` and `bundling` are merged one level deeper
-   * (your keys win, but `FANOUT_*` and `AWS_*` names are refused: fanout wires its own; a `timeout` longer
-   * than the queue's visibility timeout is refused too). A `role` given here replaces fanout's and still gets the grants. (The log group is
-   * always fanout's, so the function may write to it alone: set `logRetention` for its retention.)
+   * (your keys win). Refused: `FANOUT_*` names in `environment` (fanout wires its own), the names Lambda
+   * reserves (`AWS_REGION`, `AWS_LAMBDA_FUNCTION_NAME`, `_HANDLER`, `TZ`…; docs/CDK.md lists them), and a
+   * `timeout` longer than the queue's visibility timeout. Other `AWS_*` names may be set, e.g. `layers` with
+   * `AWS_LAMBDA_EXEC_WRAPPER: '/opt/otel-handler'` to export fanout's OpenTelemetry spans through the ADOT
+   * Lambda layer (docs/CDK.md). A `role` given here replaces fanout's and still gets the grants. (The log group
+   * is always fanout's, so the function may write to it alone: set `logRetention` for its retention.)
    * @default none: Node 24 on ARM64, ESM bundle with source maps, the group's memory and timeout
    */
   readonly functionProps?: Partial<Omit<nodejs.NodejsFunctionProps, 'logGroup'>>;

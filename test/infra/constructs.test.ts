@@ -581,18 +581,19 @@ describe('overrides that would break a guarantee fail synth', () => {
     ).toEqual({ topology: 'no error', group: 'no error' });
   });
 
-  it('refuses FANOUT_* and AWS_* names in functionProps.environment (fanout wires its own)', () => {
+  it('refuses FANOUT_* names in functionProps.environment (fanout wires its own)', () => {
     for (const name of [
       'FANOUT_GROUP',
       'FANOUT_IDEMPOTENCY_TABLE',
       'FANOUT_DLQ_URL',
       'FANOUT_TOPIC_X_ARN',
-      'AWS_REGION',
+      'FANOUT_X',
     ]) {
       const { topology: onTopology, group } = errors({ functionProps: { environment: { [name]: 'mine' } } });
       expect(onTopology).toBe(
-        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved (FANOUT_* is fanout's, AWS_* Lambda's) and would replace the value fanout wires (given "mine"). Use another name; fanout sets its own variables from the group, its table, DLQ, topics and bucket`,
+        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved (FANOUT_* names are fanout's) and would replace the value fanout wires (given "mine"). Use another name; fanout sets its own variables from the group, its table, DLQ, topics and bucket`,
       );
+      expect(onTopology.split('\n')).toHaveLength(1);
       expect(group).toMatch(
         new RegExp(`^ConsumerGroup 'audit'\\.functionProps\\.environment: '${name}' is reserved`),
       );
@@ -601,6 +602,31 @@ describe('overrides that would break a guarantee fail synth', () => {
       topology: 'no error',
       group: 'no error',
     });
+  });
+
+  it('refuses the names Lambda reserves in functionProps.environment, and takes other AWS_* names', () => {
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_LAMBDA_FUNCTION_NAME', '_HANDLER', 'TZ']) {
+      const { topology: onTopology, group } = errors({ functionProps: { environment: { [name]: 'mine' } } });
+      expect(onTopology).toBe(
+        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved by Lambda, which sets it itself and refuses it in a function's configuration (given "mine"). Remove it; other AWS_* names (AWS_LAMBDA_EXEC_WRAPPER, AWS_NODEJS_CONNECTION_REUSE_ENABLED, AWS_ENDPOINT_URL_*) may be set`,
+      );
+      expect(onTopology.split('\n')).toHaveLength(1);
+      expect(group).toMatch(
+        new RegExp(`^ConsumerGroup 'audit'\\.functionProps\\.environment: '${name}' is reserved by Lambda`),
+      );
+    }
+    // The ADOT layer's wrapper (fanout's spans exported on Lambda), SDK settings and endpoints are the user's.
+    const allowed = {
+      AWS_LAMBDA_EXEC_WRAPPER: '/opt/otel-handler',
+      AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      AWS_ENDPOINT_URL_S3: 'https://s3.example.com',
+    };
+    expect(errors({ functionProps: { environment: allowed } })).toEqual({
+      topology: 'no error',
+      group: 'no error',
+    });
+    const t = synth(topologyIn({ groupProps: { audit: { functionProps: { environment: allowed } } } }));
+    expect(t.envOf('Groupaudit')).toMatchObject({ ...allowed, FANOUT_GROUP: 'audit' });
   });
 });
 
