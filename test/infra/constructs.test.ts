@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   App,
@@ -234,6 +234,27 @@ describe('FanoutTopology in a user stack', () => {
         },
       ]);
     }
+  });
+
+  it('grants exactly the DynamoDB actions of the commands lib/idempotency-store.ts sends, and lib sends no other', () => {
+    // Derived from the runtime's source: a new call without a grant, or a grant nobody calls, fails here.
+    const lib = path.join(projectRoot, 'lib');
+    const sources = readdirSync(lib, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const users = sources.filter((f) =>
+      readFileSync(path.join(lib, f), 'utf8').includes('@aws-sdk/client-dynamodb'),
+    );
+    expect(users).toEqual(['idempotency-store.ts']);
+    const store = readFileSync(path.join(lib, 'idempotency-store.ts'), 'utf8');
+    const imports = /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-dynamodb'/.exec(store)?.[1] ?? '';
+    const imported = imports
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => /Command\b/.test(name));
+    // No aliasing (`PutItemCommand as Put`), so every command is found by its own name below.
+    expect(imported.every((name) => /^\w+Command$/.test(name))).toBe(true);
+    const sent = [...new Set([...store.matchAll(/new\s+(\w+)Command\s*\(/g)].map((m) => m[1]))].sort();
+    expect(sent.map((name) => `${name}Command`)).toEqual([...imported].sort());
+    expect(sent.map((name) => `dynamodb:${name}`)).toEqual([...IDEMPOTENCY_TABLE_ACTIONS].sort());
   });
 
   it('retains the idempotency table by default, and removes it with removalPolicy: DESTROY', () => {
