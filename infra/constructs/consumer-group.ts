@@ -45,9 +45,12 @@ export type GroupSettings = Omit<GroupDefinition, 'subscribe' | 'handler' | 'pub
 
 /** What a group's function may do with the payload bucket. */
 export type PayloadAccess =
-  /** Resolve the pointers of large messages it receives (`s3:GetObject`). */
+  /**
+   * Resolve the pointers of large messages it receives: `s3:GetObject` on the bucket's objects, and
+   * `s3:ListBucket` on the bucket so that a missing payload is `NoSuchKey`, not `AccessDenied`.
+   */
   | 'read'
-  /** Offload large messages it publishes (`s3:PutObject`). */
+  /** Offload large messages it publishes (`s3:PutObject` on the bucket's objects). */
   | 'write';
 
 /** Props of {@link ConsumerGroup}: the group's settings plus what it is wired to. */
@@ -98,7 +101,8 @@ export interface ConsumerGroupProps extends GroupSettings {
    */
   readonly payloadBucket?: s3.IBucket;
   /**
-   * What the function may do with `payloadBucket`, each scoped to the bucket's objects.
+   * What the function may do with `payloadBucket`: object grants on all of its objects (`<bucket>/*`: any
+   * publisher, fanout's or an extended client's, chooses the keys), plus `s3:ListBucket` on it for `read`.
    * @default ['read']
    */
   readonly payloadAccess?: readonly PayloadAccess[];
@@ -349,7 +353,7 @@ export class ConsumerGroup extends Construct {
       }
       this.acknowledge(
         `Resource::${nagText(this, objects)}`,
-        'Payload object keys are made per message when it is published, so the grant is on the payload bucket’s objects (<bucket>/*) and nothing else.',
+        'Payload object keys are made per message by whichever publisher offloads it (fanout’s, or a Java/Python extended client writing at the bucket root or its own prefix), so the grant is on the payload bucket’s objects (<bucket>/*) and nothing else.',
       );
     }
     if (group.tracing) {
