@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  Annotations,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cloudwatchActions,
   cx_api,
@@ -9,6 +10,7 @@ import {
   aws_lambda_event_sources as eventSources,
   FeatureFlags,
   aws_iam as iam,
+  type aws_kms as kms,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_lambda_nodejs as nodejs,
@@ -113,13 +115,19 @@ export interface ConsumerGroupProps extends GroupSettings {
   readonly logRetention?: logs.RetentionDays;
   /**
    * Props merged over fanout's for the queue (e.g. `encryptionMasterKey`, `queueName`). `deadLetterQueue` is
-   * refused (the redrive to the group's DLQ stays), and so is a `visibilityTimeout` shorter than the function's
-   * timeout.
+   * refused (the redrive to the group's DLQ stays), and so are a `visibilityTimeout` shorter than the function's
+   * timeout and `encryption: QueueEncryption.KMS_MANAGED` (SNS cannot deliver to a queue under alias/aws/sqs).
+   * An `encryptionMasterKey` (a customer managed key) turns `encryption` to `QueueEncryption.KMS`, and its key
+   * policy gets a statement letting SNS use it for the group's topics only (`sns.amazonaws.com`, `kms:Decrypt`
+   * and `kms:GenerateDataKey`, condition `aws:SourceArn` = the topics). A key not defined in this stack
+   * (imported, or of another stack) cannot take the statement: synth then warns (`fanout:queueKeyNotInStack`),
+   * and the statement is yours to add to its key policy.
    * @default none: SSE-SQS, TLS only, the group's visibility timeout and retention, redrive to the DLQ
    */
   readonly queueProps?: Partial<sqs.QueueProps>;
   /**
-   * Props merged over fanout's for the dead-letter queue.
+   * Props merged over fanout's for the dead-letter queue. An `encryptionMasterKey` turns `encryption` to
+   * `QueueEncryption.KMS`, and the function may use that key to send (`kms:GenerateDataKey`, `kms:Decrypt`).
    * @default none: SSE-SQS, TLS only, the group's `dlqRetentionDays`, `removalPolicy: RemovalPolicy.RETAIN`
    * (dead letters stay when the stack is deleted)
    */
@@ -171,7 +179,7 @@ export class ConsumerGroup extends Construct {
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: group.fifo || undefined,
       retentionPeriod: Duration.days(group.dlqRetentionDays),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: encryptionFor(props.deadLetterQueueProps),
       enforceSSL: true,
       // Dead letters are data: deleting the stack must not delete them.
       removalPolicy: RemovalPolicy.RETAIN,
@@ -182,7 +190,7 @@ export class ConsumerGroup extends Construct {
       visibilityTimeout: Duration.seconds(group.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(group.retentionDays),
       // SNS cannot deliver to queues under the AWS managed KMS key; SSE-SQS works and costs nothing.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: encryptionFor(props.queueProps),
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: group.maxReceiveCount },
       ...props.queueProps,
@@ -251,6 +259,29 @@ export class ConsumerGroup extends Construct {
       // Subscribe once the queue policy lets the topic send (the endpoint's GetAtt already orders the queue).
       if (policyDependable) subscription.node.addDependency(policyDependable);
     });
+    const key = this.queue.encryptionMasterKey;
+    if (key) this.letSnsUseKey(key, topics);
+  }
+
+  /**
+   * Lets SNS encrypt messages for the queue with its customer managed key, for the subscribed topics only (what
+   * CDK's SqsSubscription adds, there without the condition unless a feature flag is on). A key not defined in
+   * this stack cannot take the statement (an imported key has no policy here; one of another stack would refer
+   * back to this stack's topics): warn, with the statement to add.
+   */
+  private letSnsUseKey(key: kms.IKey, topics: readonly sns.ITopic[]) {
+    const statement = new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: { ArnEquals: { 'aws:SourceArn': topics.map((t) => t.topicArn) } },
+    });
+    if (Stack.of(key) === Stack.of(this) && key.addToResourcePolicy(statement, true).statementAdded) return;
+    const named = topics.map((t) => (Token.isUnresolved(t.topicArn) ? t.node.path : t.topicArn));
+    Annotations.of(this).addWarningV2(
+      'fanout:queueKeyNotInStack',
+      `group '${this.settings.name}': the queue's KMS key is not defined in this stack (imported, or of another stack), so fanout cannot add to its key policy the statement SNS needs, and SNS cannot deliver to the queue without it. Add to the key policy: Allow principal sns.amazonaws.com, kms:Decrypt and kms:GenerateDataKey, Resource "*", condition ArnEquals aws:SourceArn = ${named.join(', ')}; then acknowledge this warning`,
+    );
   }
 
   private createFunction(props: ConsumerGroupProps, group: Group): nodejs.NodejsFunction {
@@ -326,7 +357,18 @@ export class ConsumerGroup extends Construct {
     // Its own log streams only (what AWSLambdaBasicExecutionRole grants on every log group).
     this.logGroup.grantWrite(fn);
     // Poison records go to the DLQ at once; the function may send there and nowhere else.
-    this.deadLetterQueue.grantSendMessages(fn);
+    const dlqKey = this.deadLetterQueue.encryptionMasterKey;
+    if (!dlqKey) this.deadLetterQueue.grantSendMessages(fn);
+    else {
+      // CDK's grantSendMessages would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey* on the key; SQS
+      // needs of a sender only kms:GenerateDataKey (a data key for the message) and kms:Decrypt (to reuse it).
+      iam.Grant.addToPrincipal({
+        grantee: fn,
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+        resourceArns: [this.deadLetterQueue.queueArn],
+      });
+      dlqKey.grant(fn, 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
     grantKeyPrefix(props.idempotencyTable, fn, group.name, IDEMPOTENCY_TABLE_ACTIONS);
     for (const topic of Object.values(props.publishesTo ?? {})) topic.grantPublish(fn);
 
@@ -441,6 +483,14 @@ function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
     return named.replace(/^Topic-/, '');
   });
   return ids.map((id, index) => (ids.indexOf(id) === index ? id : `${id}-${index}`));
+}
+
+/**
+ * The encryption of a queue whose props are `overrides`: with a customer managed key given, KMS (CDK refuses a
+ * key with SSE-SQS); else SSE-SQS. An `encryption` given in the overrides wins, as they are spread after.
+ */
+function encryptionFor(overrides: Partial<sqs.QueueProps> | undefined): sqs.QueueEncryption {
+  return overrides?.encryptionMasterKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.SQS_MANAGED;
 }
 
 /** Whether a topic's `fifo` is known: a topic of the app, or one imported from an ARN known at synth. */

@@ -1,4 +1,4 @@
-import { type Duration, Token } from 'aws-cdk-lib';
+import { type Duration, aws_sqs as sqs, Token } from 'aws-cdk-lib';
 import { ConfigError, type Group } from '../../lib/index.ts';
 import type { ConsumerGroupProps } from './consumer-group.ts';
 
@@ -38,8 +38,9 @@ export const LAMBDA_RESERVED_VARIABLES: readonly string[] = [
 
 /**
  * Rejects overrides that would break a guarantee of the group: partial batch responses off (a failed record
- * of a partly failed batch would be deleted), the queue's redrive to its DLQ replaced or removed, a queue
- * visibility timeout shorter than the function's timeout, fanout's own environment variables (`FANOUT_*`) replaced,
+ * of a partly failed batch would be deleted), the queue's redrive to its DLQ replaced or removed, the queue
+ * under the AWS managed key alias/aws/sqs (SNS cannot deliver to it), a queue visibility timeout shorter than
+ * the function's timeout, fanout's own environment variables (`FANOUT_*`) replaced,
  * and a variable Lambda reserves (which Lambda would refuse at deploy).
  * `where` names the hook in the message (`ConsumerGroup 'audit'`, `FanoutTopology.groupProps['audit']`).
  */
@@ -60,6 +61,12 @@ export function checkOverrides(where: string, group: Group, props: OverrideProps
       `${where}.queueProps.deadLetterQueue`,
       `fanout's redrive to the group's DLQ cannot be replaced or removed (given ${queueProps.deadLetterQueue ? 'a queue' : 'undefined'}): records that keep failing would be lost, or land where FANOUT_DLQ_URL does not point`,
       'Remove deadLetterQueue from queueProps; set maxReceiveCount on the group, or the DLQ through deadLetterQueueProps',
+    );
+  if (queueProps?.encryption === sqs.QueueEncryption.KMS_MANAGED)
+    throw new ConfigError(
+      `${where}.queueProps.encryption`,
+      'SNS cannot deliver to a queue under the AWS managed key alias/aws/sqs (given QueueEncryption.KMS_MANAGED): its key policy cannot be changed to let SNS use it',
+      'Leave encryption out (SSE-SQS), or give encryptionMasterKey, a customer managed key (fanout lets SNS use it)',
     );
   const visibility = seconds(queueProps?.visibilityTimeout) ?? group.visibilityTimeoutSeconds;
   const timeout = seconds(functionProps?.timeout) ?? group.timeoutSeconds;

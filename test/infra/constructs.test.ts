@@ -6,6 +6,7 @@ import {
   Duration,
   aws_dynamodb as dynamodb,
   Fn,
+  aws_kms as kms,
   RemovalPolicy,
   Stack,
   aws_sns as sns,
@@ -648,6 +649,142 @@ describe('overrides that would break a guarantee fail synth', () => {
     });
     const t = synth(topologyIn({ groupProps: { audit: { functionProps: { environment: allowed } } } }));
     expect(t.envOf('Groupaudit')).toMatchObject({ ...allowed, FANOUT_GROUP: 'audit' });
+  });
+});
+
+describe('queues under a customer managed KMS key', () => {
+  type KeyStatement = Statement & { Principal: unknown };
+  const keyStatements = (t: ReturnType<typeof synth>, prefix: string) =>
+    (t.resources[t.idOf(prefix, 'AWS::KMS::Key')].Properties.KeyPolicy as { Statement: KeyStatement[] })
+      .Statement;
+  const forSns = (statements: KeyStatement[]) =>
+    statements.filter((s) => JSON.stringify(s.Principal).includes('sns.amazonaws.com'));
+
+  it('lets SNS use the queue’s key, only for the topics the group subscribes to; queueProps: { encryptionMasterKey } alone suffices', () => {
+    const t = synth((stack) => {
+      const key = new kms.Key(stack, 'QueueKey', { enableKeyRotation: true });
+      topologyIn({ groupProps: { audit: { queueProps: { encryptionMasterKey: key } } } })(stack);
+    });
+    const key = t.idOf('QueueKey', 'AWS::KMS::Key');
+    const queue = (group: string) => t.resources[t.idOf(`Fanout${group}Queue`, 'AWS::SQS::Queue')].Properties;
+    expect(queue('Groupaudit').KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    expect(queue('Groupaudit').SqsManagedSseEnabled).toBeUndefined();
+    expect(queue('Groupbilling').SqsManagedSseEnabled).toBe(true);
+    const topic = (name: string) => ({ Ref: t.idOf(`FanoutTopic${name}`, 'AWS::SNS::Topic') });
+    expect(forSns(keyStatements(t, 'QueueKey'))).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'sns.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { ArnEquals: { 'aws:SourceArn': [topic('orders'), topic('payments')] } },
+      },
+    ]);
+    // The consumer reads with the key (the event source's grant): Decrypt on that key only.
+    expect(withAction(t.statementsOf('Groupaudit'), 'kms:Decrypt')).toEqual([
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [key, 'Arn'] } },
+    ]);
+  });
+
+  it('adds the statement to the key CDK makes for encryption: KMS, on a ConsumerGroup alone', () => {
+    const t = synth((stack) => {
+      new ConsumerGroup(stack, 'Fanout', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+        queueProps: { encryption: sqs.QueueEncryption.KMS },
+      });
+    });
+    expect(forSns(keyStatements(t, 'FanoutQueueKey'))).toEqual([
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Condition: { ArnEquals: { 'aws:SourceArn': [{ Ref: t.idOf('Orders', 'AWS::SNS::Topic') }] } },
+      }),
+    ]);
+  });
+
+  it('warns, naming the statement to add, when the key is imported or of another stack, and not otherwise', () => {
+    const warnings = (key: (stack: Stack) => kms.IKey) => {
+      const { stack } = userStack();
+      topologyIn({ groupProps: { audit: { queueProps: { encryptionMasterKey: key(stack) } } } })(stack);
+      return Annotations.fromStack(stack)
+        .findWarning('*', Match.stringLikeRegexp('fanout:queueKeyNotInStack'))
+        .map((w) => `${w.id} ${w.entry.data}`);
+    };
+    const imported = warnings((stack) =>
+      kms.Key.fromKeyArn(
+        stack,
+        'Imported',
+        'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ),
+    );
+    expect(imported).toEqual([
+      expect.stringMatching(
+        /^\/UserStack\/Fanout\/Group-audit group 'audit': the queue's KMS key is not defined in this stack \(imported, or of another stack\), so fanout cannot add to its key policy the statement SNS needs, .*Allow principal sns\.amazonaws\.com, kms:Decrypt and kms:GenerateDataKey, Resource "\*", condition ArnEquals aws:SourceArn = UserStack\/Fanout\/Topic-orders\/Topic, UserStack\/Fanout\/Topic-payments\/Topic; then acknowledge this warning/,
+      ),
+    ]);
+    expect(imported[0]).not.toContain('\n');
+    const ofAnotherStack = (stack: Stack) =>
+      new kms.Key(new Stack(stack.node.scope as App, 'Keys'), 'Shared', { enableKeyRotation: true });
+    expect(warnings(ofAnotherStack)).toHaveLength(1);
+    expect(warnings((stack) => new kms.Key(stack, 'Own', { enableKeyRotation: true }))).toEqual([]);
+  });
+
+  it('lets the function send to a DLQ under a key with kms:GenerateDataKey and kms:Decrypt only', () => {
+    const t = synth((stack) => {
+      const key = new kms.Key(stack, 'DlqKey', { enableKeyRotation: true });
+      topologyIn({ groupProps: { audit: { deadLetterQueueProps: { encryptionMasterKey: key } } } })(stack);
+    });
+    const key = t.idOf('DlqKey', 'AWS::KMS::Key');
+    const dlq = t.idOf('FanoutGroupauditDeadLetterQueue', 'AWS::SQS::Queue');
+    expect(t.resources[dlq].Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    const kmsStatements = t
+      .statementsOf('Groupaudit')
+      .filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    expect(kmsStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [key, 'Arn'] },
+      },
+    ]);
+    expect(withAction(t.statementsOf('Groupaudit'), 'sqs:SendMessage')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      },
+    ]);
+    // No SNS statement on a DLQ's key: SNS never sends there.
+    expect(forSns(keyStatements(t, 'DlqKey'))).toEqual([]);
+  });
+
+  it('refuses queueProps.encryption: KMS_MANAGED (SNS cannot use alias/aws/sqs)', () => {
+    const { stack } = userStack();
+    expect(() =>
+      topologyIn({ groupProps: { audit: { queueProps: { encryption: sqs.QueueEncryption.KMS_MANAGED } } } })(
+        stack,
+      ),
+    ).toThrow(
+      "FanoutTopology.groupProps['audit'].queueProps.encryption: SNS cannot deliver to a queue under the AWS managed key alias/aws/sqs (given QueueEncryption.KMS_MANAGED): its key policy cannot be changed to let SNS use it. Leave encryption out (SSE-SQS), or give encryptionMasterKey, a customer managed key (fanout lets SNS use it)",
+    );
+  });
+
+  it('keeps cdk-nag AwsSolutions clean with the queue and the DLQ under customer managed keys', () => {
+    const { app, stack } = userStack();
+    const key = new kms.Key(stack, 'QueueKey', { enableKeyRotation: true });
+    topologyIn({
+      groupProps: {
+        audit: {
+          queueProps: { encryptionMasterKey: key },
+          deadLetterQueueProps: { encryptionMasterKey: key },
+        },
+      },
+    })(stack);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
   });
 });
 
