@@ -152,6 +152,10 @@ export interface ConsumerGroupProps extends GroupSettings {
 }
 
 const LOCK_FILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];
+/** SQS: the retention of a queue whose `MessageRetentionPeriod` is not set, in days. */
+const SQS_DEFAULT_RETENTION_DAYS = 4;
+/** SQS: the longest retention a queue can have, in days. */
+const SQS_MAX_RETENTION_DAYS = 14;
 
 /**
  * One consumer group: its queue and DLQ (SSE-SQS, TLS only, redrive after `maxReceiveCount`), a
@@ -169,12 +173,22 @@ export class ConsumerGroup extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
   /** Alarm on the age of the queue's oldest message (the group is falling behind). */
   readonly oldestMessageAlarm: cloudwatch.Alarm;
+  /**
+   * Days the queue keeps a message, as deployed: `queueProps.retentionPeriod` when given (rounded up to whole
+   * days; 14, SQS's longest, when it is a token; 4, SQS's default, when given as `undefined`), else
+   * `retentionDays`. FanoutTopology expires payloads from it.
+   */
+  readonly queueRetentionDays: number;
+  /** Days the DLQ keeps a message, as deployed: the same rule over `deadLetterQueueProps` and `dlqRetentionDays`. */
+  readonly deadLetterQueueRetentionDays: number;
 
   constructor(scope: Construct, id: string, props: ConsumerGroupProps) {
     super(scope, id);
     const group = resolveSettings(props);
     checkOverrides(`ConsumerGroup '${group.name}'`, group, props);
     this.settings = group;
+    this.queueRetentionDays = retentionDays(props.queueProps, group.retentionDays);
+    this.deadLetterQueueRetentionDays = retentionDays(props.deadLetterQueueProps, group.dlqRetentionDays);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: group.fifo || undefined,
@@ -483,6 +497,19 @@ function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
     return named.replace(/^Topic-/, '');
   });
   return ids.map((id, index) => (ids.indexOf(id) === index ? id : `${id}-${index}`));
+}
+
+/**
+ * Days a queue whose props are `overrides` keeps a message, `days` unless they set `retentionPeriod`: rounded up
+ * to whole days, the longest SQS allows when it is a token, SQS's default when it is `undefined` (unset).
+ */
+function retentionDays(overrides: Partial<sqs.QueueProps> | undefined, days: number): number {
+  if (!overrides || !('retentionPeriod' in overrides)) return days;
+  const period = overrides.retentionPeriod;
+  if (period === undefined) return SQS_DEFAULT_RETENTION_DAYS;
+  if (period.isUnresolved()) return SQS_MAX_RETENTION_DAYS;
+  const seconds = period.toSeconds();
+  return Token.isUnresolved(seconds) ? SQS_MAX_RETENTION_DAYS : Math.ceil(seconds / 86_400);
 }
 
 /**

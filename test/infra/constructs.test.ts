@@ -370,6 +370,81 @@ describe('the payload bucket (topics with largePayloads)', () => {
     for (const p of policies) expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
   });
 
+  it('expires payloads after the retention the readers’ queues are deployed with, groupProps overrides included', () => {
+    const expiry = (groupProps: (stack: Stack) => FanoutTopologyProps['groupProps']) => {
+      const t = synth((stack) => topologyIn({ groupProps: groupProps(stack) }, large)(stack));
+      const bucket = t.resources[t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket')].Properties;
+      return bucket.LifecycleConfiguration;
+    };
+    const days = (n: number) => ({ Rules: [{ ExpirationInDays: n, Status: 'Enabled' }] });
+    // Without overrides: max(4 + 14, 7 + 10) + 1.
+    expect(expiry(() => ({}))).toEqual(days(19));
+    // audit's queue kept 14 days: 14 + 14 + 1.
+    expect(expiry(() => ({ audit: { queueProps: { retentionPeriod: Duration.days(14) } } }))).toEqual(
+      days(29),
+    );
+    // archive's DLQ kept 14 days: 7 + 14 + 1, more than audit's 19.
+    expect(
+      expiry(() => ({ archive: { deadLetterQueueProps: { retentionPeriod: Duration.days(14) } } })),
+    ).toEqual(days(22));
+    // A retention known only at deploy counts as SQS's longest, 14 days: 4 + 14 + 1 becomes 14 + 14 + 1.
+    const fromParameter = (stack: Stack) =>
+      Duration.seconds(new CfnParameter(stack, 'Retention', { type: 'Number' }).valueAsNumber);
+    expect(expiry((stack) => ({ audit: { queueProps: { retentionPeriod: fromParameter(stack) } } }))).toEqual(
+      days(29),
+    );
+    // A part of a day counts as a day: audit's DLQ kept 1 day (4 + 1 + 1); archive's queue 13 days and its DLQ
+    // 36 hours: 13 + 2 + 1.
+    expect(
+      expiry(() => ({
+        audit: { deadLetterQueueProps: { retentionPeriod: Duration.days(1) } },
+        archive: {
+          queueProps: { retentionPeriod: Duration.days(13) },
+          deadLetterQueueProps: { retentionPeriod: Duration.hours(36) },
+        },
+      })),
+    ).toEqual(days(16));
+    // billing reads no large payloads: its retention does not count.
+    expect(expiry(() => ({ billing: { queueProps: { retentionPeriod: Duration.days(14) } } }))).toEqual(
+      days(19),
+    );
+  });
+
+  it('gives each ConsumerGroup its queue’s and DLQ’s retention as deployed, in whole days', () => {
+    const retention = (
+      queueProps: GroupOverrides['queueProps'],
+      dlqProps?: GroupOverrides['deadLetterQueueProps'],
+    ) => {
+      const { stack } = userStack();
+      const group = new ConsumerGroup(stack, 'Group', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+        retentionDays: 5,
+        dlqRetentionDays: 9,
+        queueProps,
+        deadLetterQueueProps: dlqProps,
+      });
+      return [group.queueRetentionDays, group.deadLetterQueueRetentionDays];
+    };
+    expect(retention(undefined)).toEqual([5, 9]);
+    expect(
+      retention({ retentionPeriod: Duration.hours(36) }, { retentionPeriod: Duration.days(12) }),
+    ).toEqual([2, 12]);
+    // Given as undefined, the property is left out and SQS keeps messages its default 4 days.
+    expect(retention({ retentionPeriod: undefined })).toEqual([4, 9]);
+  });
+
+  it('leaves the expiry to lifecycleRules given in payloadBucketProps', () => {
+    const t = synth(
+      topologyIn({ payloadBucketProps: { lifecycleRules: [{ expiration: Duration.days(40) }] } }, large),
+    );
+    const bucket = t.resources[t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket')].Properties;
+    expect(bucket.LifecycleConfiguration).toEqual({ Rules: [{ ExpirationInDays: 40, Status: 'Enabled' }] });
+  });
+
   it('lets readers get and writers put objects, each only in the bucket, and tells only them its name', () => {
     const t = synth(topologyIn({}, large));
     const bucket = t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket');
