@@ -25,6 +25,7 @@ import {
 import { Construct } from 'constructs';
 import {
   ConfigError,
+  DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE,
   DEAD_LETTER_QUEUE_URL_VARIABLE,
   GROUP_VARIABLE,
   type Group,
@@ -32,6 +33,8 @@ import {
   IDEMPOTENCY_TABLE_VARIABLE,
   PAYLOAD_BUCKET_VARIABLE,
   resolveTopology,
+  SQS_MAX_MESSAGE_BYTES,
+  SQS_RAISED_MAX_MESSAGE_BYTES,
   TopologyError,
   topicArnVariable,
 } from '../../lib/index.ts';
@@ -64,6 +67,15 @@ export interface ConsumerGroupProps extends GroupSettings {
   readonly name: string;
   /** The topics the group receives every (matching) message of: all standard, or all FIFO. */
   readonly topics: readonly sns.ITopic[];
+  /**
+   * The largest message its topics deliver, in bytes (a topic's `MaximumMessageSize`; FanoutTopology passes the
+   * largest `maxMessageSizeBytes` of the group's topics). Above 262,144 (256 KiB) the queue and the DLQ get
+   * `maxMessageSizeBytes` 1,048,576, SQS's largest (the DLQ's copy of a message adds the poison reason
+   * attributes, so it takes the largest too), and the function `FANOUT_DLQ_MAX_MESSAGE_BYTES` = the DLQ's size;
+   * at or below it neither is set, so the template stays as it was. A whole number from 1024 to 1,048,576.
+   * @default 262,144
+   */
+  readonly maxMessageSizeBytes?: number;
   /**
    * Whether the topics are FIFO, for topics whose kind the CDK cannot know: one imported from a token ARN
    * (`Topic.fromTopicArn(this, 'T', Fn.importValue(…))`, a `CfnParameter`) always says `fifo: false`. A topic
@@ -189,11 +201,14 @@ export class ConsumerGroup extends Construct {
     this.settings = group;
     this.queueRetentionDays = retentionDays(props.queueProps, group.retentionDays);
     this.deadLetterQueueRetentionDays = retentionDays(props.deadLetterQueueProps, group.dlqRetentionDays);
+    // Topics above SQS's former 256 KiB: both queues take SQS's largest message.
+    const raisedSize = raisedMessageSize(group.name, props.maxMessageSizeBytes);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: group.fifo || undefined,
       retentionPeriod: Duration.days(group.dlqRetentionDays),
       encryption: encryptionFor(props.deadLetterQueueProps),
+      maxMessageSizeBytes: raisedSize,
       enforceSSL: true,
       // Dead letters are data: deleting the stack must not delete them.
       removalPolicy: RemovalPolicy.RETAIN,
@@ -205,6 +220,7 @@ export class ConsumerGroup extends Construct {
       retentionPeriod: Duration.days(group.retentionDays),
       // SNS cannot deliver to queues under the AWS managed KMS key; SSE-SQS works and costs nothing.
       encryption: encryptionFor(props.queueProps),
+      maxMessageSizeBytes: raisedSize,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: group.maxReceiveCount },
       ...props.queueProps,
@@ -215,7 +231,7 @@ export class ConsumerGroup extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.function = this.createFunction(props, group);
+    this.function = this.createFunction(props, group, raisedSize !== undefined);
     this.grant(props, group);
     this.oldestMessageAlarm = this.alarm(
       props,
@@ -298,7 +314,11 @@ export class ConsumerGroup extends Construct {
     );
   }
 
-  private createFunction(props: ConsumerGroupProps, group: Group): nodejs.NodejsFunction {
+  private createFunction(
+    props: ConsumerGroupProps,
+    group: Group,
+    raisedSize: boolean,
+  ): nodejs.NodejsFunction {
     const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
     const lockFiles = LOCK_FILES.map((f) => path.join(projectRoot, f)).filter((f) => existsSync(f));
     const environment: Record<string, string> = {
@@ -313,6 +333,15 @@ export class ConsumerGroup extends Construct {
     for (const [name, topic] of Object.entries(props.publishesTo ?? {}))
       environment[topicArnVariable(name)] = topic.topicArn;
     if (props.payloadBucket) environment[PAYLOAD_BUCKET_VARIABLE] = props.payloadBucket.bucketName;
+    // The dead-letter sender assumes 256 KiB unless told the DLQ's size (a deadLetterQueueProps size given as a
+    // token is not known here: the variable is left out, and the sender keeps to 256 KiB).
+    const dlqSize = this.deadLetterQueue.node.defaultChild as sqs.CfnQueue;
+    if (
+      raisedSize &&
+      typeof dlqSize.maximumMessageSize === 'number' &&
+      !Token.isUnresolved(dlqSize.maximumMessageSize)
+    )
+      environment[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE] = String(dlqSize.maximumMessageSize);
 
     const {
       environment: extraEnvironment,
@@ -500,6 +529,21 @@ function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
 }
 
 /**
+ * The `maxMessageSizeBytes` of the group's queues: SQS's largest when the topics deliver messages above SQS's
+ * former 256 KiB, else `undefined` (the property stays unset, as before topics could be raised).
+ */
+function raisedMessageSize(name: string, given: number | undefined): number | undefined {
+  const bytes = given ?? SQS_MAX_MESSAGE_BYTES;
+  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > SQS_RAISED_MAX_MESSAGE_BYTES)
+    throw new ConfigError(
+      `ConsumerGroup '${name}'.maxMessageSizeBytes`,
+      `must be a whole number from 1024 to ${SQS_RAISED_MAX_MESSAGE_BYTES} (given ${given})`,
+      "Pass the largest MaximumMessageSize of the group's topics, or leave it out for 262144; larger payloads need the topic's largePayloads",
+    );
+  return bytes > SQS_MAX_MESSAGE_BYTES ? SQS_RAISED_MAX_MESSAGE_BYTES : undefined;
+}
+
+/**
  * Days a queue whose props are `overrides` keeps a message, `days` unless they set `retentionPeriod`: rounded up
  * to whole days, the longest SQS allows when it is a token, SQS's default when it is `undefined` (unset).
  */
@@ -539,6 +583,7 @@ function resolveSettings(props: ConsumerGroupProps): Group {
     idempotencyTable: _idempotencyTable,
     publishesTo: _publishesTo,
     alarmTopic: _alarmTopic,
+    maxMessageSizeBytes: _maxMessageSizeBytes,
     payloadBucket: _payloadBucket,
     payloadAccess: _payloadAccess,
     logRetention: _logRetention,

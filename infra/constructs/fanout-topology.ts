@@ -150,6 +150,7 @@ export class FanoutTopology extends Construct {
       this.payloadBucket = payloadBucket;
     }
 
+    const topicSizes = new Map(topology.topics.map((t) => [t.name, t.maxMessageSizeBytes]));
     const groups = new Map<string, ConsumerGroup>();
     for (const group of topology.groups) {
       const access: PayloadAccess[] = [];
@@ -178,6 +179,10 @@ export class FanoutTopology extends Construct {
           topics: subscribe.map((t) => topics.get(t) as sns.ITopic),
           entry: handler,
           projectRoot,
+          // The queues must take the largest message any of the group's topics delivers.
+          maxMessageSizeBytes: Math.max(
+            ...subscribe.map((t) => topicSizes.get(t) ?? SNS_DEFAULT_MAX_MESSAGE_BYTES),
+          ),
           idempotencyTable: this.idempotencyTable,
           publishesTo: Object.fromEntries(publishes.map((t) => [t, topics.get(t) as sns.ITopic])),
           alarmTopic: props.alarmTopic,

@@ -476,6 +476,72 @@ describe('the payload bucket (topics with largePayloads)', () => {
   });
 });
 
+describe('queues of topics raised above 256 KiB', () => {
+  const raised: TopologyDefinition = {
+    topics: { orders: { maxMessageSizeBytes: 524_288 }, payments: {} },
+    groups: {
+      audit: { subscribe: ['orders', 'payments'], handler: HANDLER },
+      billing: { subscribe: ['payments'], handler: HANDLER },
+    },
+  };
+  const queue = (t: ReturnType<typeof synth>, id: string) =>
+    t.resources[t.idOf(id, 'AWS::SQS::Queue')].Properties;
+
+  it('gives the queue and DLQ of a group on a 512 KiB topic SQS’s 1 MiB, and its function the DLQ’s size', () => {
+    const t = synth(topologyIn({}, raised));
+    expect(queue(t, 'FanoutGroupauditQueue').MaximumMessageSize).toBe(1_048_576);
+    expect(queue(t, 'FanoutGroupauditDeadLetterQueue').MaximumMessageSize).toBe(1_048_576);
+    expect(t.envOf('Groupaudit').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('1048576');
+    // billing reads only the 256 KiB topic: nothing changes for it.
+    expect(queue(t, 'FanoutGroupbillingQueue').MaximumMessageSize).toBeUndefined();
+    expect(queue(t, 'FanoutGroupbillingDeadLetterQueue').MaximumMessageSize).toBeUndefined();
+    expect(t.envOf('Groupbilling').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBeUndefined();
+  });
+
+  it('sets neither on topics of the default size', () => {
+    const json = JSON.stringify(synth(topologyIn()).template.toJSON());
+    expect(json).not.toContain('MaximumMessageSize');
+    expect(json).not.toContain('FANOUT_DLQ_MAX_MESSAGE_BYTES');
+  });
+
+  it('tells the function the DLQ’s own size when deadLetterQueueProps sets it', () => {
+    const t = synth(
+      topologyIn(
+        { groupProps: { audit: { deadLetterQueueProps: { maxMessageSizeBytes: 600_000 } } } },
+        raised,
+      ),
+    );
+    expect(queue(t, 'FanoutGroupauditDeadLetterQueue').MaximumMessageSize).toBe(600_000);
+    expect(t.envOf('Groupaudit').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('600000');
+  });
+
+  it('takes maxMessageSizeBytes on a ConsumerGroup alone: raised above 262,144, refused outside 1024..1,048,576', () => {
+    const build = (maxMessageSizeBytes: number | undefined) => {
+      const { stack } = userStack();
+      new ConsumerGroup(stack, 'Fanout', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+        maxMessageSizeBytes,
+      });
+      const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+      const queues = Object.values(resources).filter((r) => r.Type === 'AWS::SQS::Queue');
+      return queues.map((q) => q.Properties.MaximumMessageSize);
+    };
+    expect(build(undefined)).toEqual([undefined, undefined]);
+    expect(build(262_144)).toEqual([undefined, undefined]);
+    expect(build(262_145)).toEqual([1_048_576, 1_048_576]);
+    expect(build(1_048_576)).toEqual([1_048_576, 1_048_576]);
+    for (const given of [1023, 1_048_577, 300_000.5, Number.NaN]) {
+      expect(() => build(given)).toThrow(
+        `ConsumerGroup 'mailer'.maxMessageSizeBytes: must be a whole number from 1024 to 1048576 (given ${given}). Pass the largest MaximumMessageSize of the group's topics, or leave it out for 262144; larger payloads need the topic's largePayloads`,
+      );
+    }
+  });
+});
+
 describe('AlarmTopic', () => {
   it('lets CloudWatch use the key and publish only for alarms of this account and region', () => {
     const t = synth((stack) => new AlarmTopic(stack, 'Alarms'));
