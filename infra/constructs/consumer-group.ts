@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
+  Annotations,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cloudwatchActions,
   cx_api,
@@ -9,6 +10,7 @@ import {
   aws_lambda_event_sources as eventSources,
   FeatureFlags,
   aws_iam as iam,
+  type aws_kms as kms,
   aws_lambda as lambda,
   aws_logs as logs,
   aws_lambda_nodejs as nodejs,
@@ -23,6 +25,7 @@ import {
 import { Construct } from 'constructs';
 import {
   ConfigError,
+  DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE,
   DEAD_LETTER_QUEUE_URL_VARIABLE,
   GROUP_VARIABLE,
   type Group,
@@ -30,6 +33,8 @@ import {
   IDEMPOTENCY_TABLE_VARIABLE,
   PAYLOAD_BUCKET_VARIABLE,
   resolveTopology,
+  SQS_MAX_MESSAGE_BYTES,
+  SQS_RAISED_MAX_MESSAGE_BYTES,
   TopologyError,
   topicArnVariable,
 } from '../../lib/index.ts';
@@ -45,9 +50,12 @@ export type GroupSettings = Omit<GroupDefinition, 'subscribe' | 'handler' | 'pub
 
 /** What a group's function may do with the payload bucket. */
 export type PayloadAccess =
-  /** Resolve the pointers of large messages it receives (`s3:GetObject`). */
+  /**
+   * Resolve the pointers of large messages it receives: `s3:GetObject` on the bucket's objects, and
+   * `s3:ListBucket` on the bucket so that a missing payload is `NoSuchKey`, not `AccessDenied`.
+   */
   | 'read'
-  /** Offload large messages it publishes (`s3:PutObject`). */
+  /** Offload large messages it publishes (`s3:PutObject` on the bucket's objects). */
   | 'write';
 
 /** Props of {@link ConsumerGroup}: the group's settings plus what it is wired to. */
@@ -59,6 +67,15 @@ export interface ConsumerGroupProps extends GroupSettings {
   readonly name: string;
   /** The topics the group receives every (matching) message of: all standard, or all FIFO. */
   readonly topics: readonly sns.ITopic[];
+  /**
+   * The largest message its topics deliver, in bytes (a topic's `MaximumMessageSize`; FanoutTopology passes the
+   * largest `maxMessageSizeBytes` of the group's topics). Above 262,144 (256 KiB) the queue and the DLQ get
+   * `maxMessageSizeBytes` 1,048,576, SQS's largest (the DLQ's copy of a message adds the poison reason
+   * attributes, so it takes the largest too), and the function `FANOUT_DLQ_MAX_MESSAGE_BYTES` = the DLQ's size;
+   * at or below it neither is set, so the template stays as it was. A whole number from 1024 to 1,048,576.
+   * @default 262,144
+   */
+  readonly maxMessageSizeBytes?: number;
   /**
    * Whether the topics are FIFO, for topics whose kind the CDK cannot know: one imported from a token ARN
    * (`Topic.fromTopicArn(this, 'T', Fn.importValue(…))`, a `CfnParameter`) always says `fifo: false`. A topic
@@ -98,7 +115,8 @@ export interface ConsumerGroupProps extends GroupSettings {
    */
   readonly payloadBucket?: s3.IBucket;
   /**
-   * What the function may do with `payloadBucket`, each scoped to the bucket's objects.
+   * What the function may do with `payloadBucket`: object grants on all of its objects (`<bucket>/*`: any
+   * publisher, fanout's or an extended client's, chooses the keys), plus `s3:ListBucket` on it for `read`.
    * @default ['read']
    */
   readonly payloadAccess?: readonly PayloadAccess[];
@@ -109,22 +127,31 @@ export interface ConsumerGroupProps extends GroupSettings {
   readonly logRetention?: logs.RetentionDays;
   /**
    * Props merged over fanout's for the queue (e.g. `encryptionMasterKey`, `queueName`). `deadLetterQueue` is
-   * refused (the redrive to the group's DLQ stays), and so is a `visibilityTimeout` shorter than the function's
-   * timeout.
+   * refused (the redrive to the group's DLQ stays), and so are a `visibilityTimeout` shorter than the function's
+   * timeout and `encryption: QueueEncryption.KMS_MANAGED` (SNS cannot deliver to a queue under alias/aws/sqs).
+   * An `encryptionMasterKey` (a customer managed key) turns `encryption` to `QueueEncryption.KMS`, and its key
+   * policy gets a statement letting SNS use it for the group's topics only (`sns.amazonaws.com`, `kms:Decrypt`
+   * and `kms:GenerateDataKey`, condition `aws:SourceArn` = the topics). A key not defined in this stack
+   * (imported, or of another stack) cannot take the statement: synth then warns (`fanout:queueKeyNotInStack`),
+   * and the statement is yours to add to its key policy.
    * @default none: SSE-SQS, TLS only, the group's visibility timeout and retention, redrive to the DLQ
    */
   readonly queueProps?: Partial<sqs.QueueProps>;
   /**
-   * Props merged over fanout's for the dead-letter queue.
+   * Props merged over fanout's for the dead-letter queue. An `encryptionMasterKey` turns `encryption` to
+   * `QueueEncryption.KMS`, and the function may use that key to send (`kms:GenerateDataKey`, `kms:Decrypt`).
    * @default none: SSE-SQS, TLS only, the group's `dlqRetentionDays`, `removalPolicy: RemovalPolicy.RETAIN`
    * (dead letters stay when the stack is deleted)
    */
   readonly deadLetterQueueProps?: Partial<sqs.QueueProps>;
   /**
    * Props merged over fanout's for the function; `environment` and `bundling` are merged one level deeper
-   * (your keys win, but `FANOUT_*` and `AWS_*` names are refused: fanout wires its own; a `timeout` longer
-   * than the queue's visibility timeout is refused too). A `role` given here replaces fanout's and still gets the grants. (The log group is
-   * always fanout's, so the function may write to it alone: set `logRetention` for its retention.)
+   * (your keys win). Refused: `FANOUT_*` names in `environment` (fanout wires its own), the names Lambda
+   * reserves (`AWS_REGION`, `AWS_LAMBDA_FUNCTION_NAME`, `_HANDLER`, `TZ`…; docs/CDK.md lists them), and a
+   * `timeout` longer than the queue's visibility timeout. Other `AWS_*` names may be set, e.g. `layers` with
+   * `AWS_LAMBDA_EXEC_WRAPPER: '/opt/otel-handler'` to export fanout's OpenTelemetry spans through the ADOT
+   * Lambda layer (docs/CDK.md). A `role` given here replaces fanout's and still gets the grants. (The log group
+   * is always fanout's, so the function may write to it alone: set `logRetention` for its retention.)
    * @default none: Node 24 on ARM64, ESM bundle with source maps, the group's memory and timeout
    */
   readonly functionProps?: Partial<Omit<nodejs.NodejsFunctionProps, 'logGroup'>>;
@@ -137,6 +164,10 @@ export interface ConsumerGroupProps extends GroupSettings {
 }
 
 const LOCK_FILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];
+/** SQS: the retention of a queue whose `MessageRetentionPeriod` is not set, in days. */
+const SQS_DEFAULT_RETENTION_DAYS = 4;
+/** SQS: the longest retention a queue can have, in days. */
+const SQS_MAX_RETENTION_DAYS = 14;
 
 /**
  * One consumer group: its queue and DLQ (SSE-SQS, TLS only, redrive after `maxReceiveCount`), a
@@ -154,17 +185,30 @@ export class ConsumerGroup extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
   /** Alarm on the age of the queue's oldest message (the group is falling behind). */
   readonly oldestMessageAlarm: cloudwatch.Alarm;
+  /**
+   * Days the queue keeps a message, as deployed: `queueProps.retentionPeriod` when given (rounded up to whole
+   * days; 14, SQS's longest, when it is a token; 4, SQS's default, when given as `undefined`), else
+   * `retentionDays`. FanoutTopology expires payloads from it.
+   */
+  readonly queueRetentionDays: number;
+  /** Days the DLQ keeps a message, as deployed: the same rule over `deadLetterQueueProps` and `dlqRetentionDays`. */
+  readonly deadLetterQueueRetentionDays: number;
 
   constructor(scope: Construct, id: string, props: ConsumerGroupProps) {
     super(scope, id);
     const group = resolveSettings(props);
     checkOverrides(`ConsumerGroup '${group.name}'`, group, props);
     this.settings = group;
+    this.queueRetentionDays = retentionDays(props.queueProps, group.retentionDays);
+    this.deadLetterQueueRetentionDays = retentionDays(props.deadLetterQueueProps, group.dlqRetentionDays);
+    // Topics above SQS's former 256 KiB: both queues take SQS's largest message.
+    const raisedSize = raisedMessageSize(group.name, props.maxMessageSizeBytes);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: group.fifo || undefined,
       retentionPeriod: Duration.days(group.dlqRetentionDays),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: encryptionFor(props.deadLetterQueueProps),
+      maxMessageSizeBytes: raisedSize,
       enforceSSL: true,
       // Dead letters are data: deleting the stack must not delete them.
       removalPolicy: RemovalPolicy.RETAIN,
@@ -175,7 +219,8 @@ export class ConsumerGroup extends Construct {
       visibilityTimeout: Duration.seconds(group.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(group.retentionDays),
       // SNS cannot deliver to queues under the AWS managed KMS key; SSE-SQS works and costs nothing.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: encryptionFor(props.queueProps),
+      maxMessageSizeBytes: raisedSize,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: group.maxReceiveCount },
       ...props.queueProps,
@@ -186,7 +231,7 @@ export class ConsumerGroup extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.function = this.createFunction(props, group);
+    this.function = this.createFunction(props, group, raisedSize !== undefined);
     this.grant(props, group);
     this.oldestMessageAlarm = this.alarm(
       props,
@@ -244,9 +289,36 @@ export class ConsumerGroup extends Construct {
       // Subscribe once the queue policy lets the topic send (the endpoint's GetAtt already orders the queue).
       if (policyDependable) subscription.node.addDependency(policyDependable);
     });
+    const key = this.queue.encryptionMasterKey;
+    if (key) this.letSnsUseKey(key, topics);
   }
 
-  private createFunction(props: ConsumerGroupProps, group: Group): nodejs.NodejsFunction {
+  /**
+   * Lets SNS encrypt messages for the queue with its customer managed key, for the subscribed topics only (what
+   * CDK's SqsSubscription adds, there without the condition unless a feature flag is on). A key not defined in
+   * this stack cannot take the statement (an imported key has no policy here; one of another stack would refer
+   * back to this stack's topics): warn, with the statement to add.
+   */
+  private letSnsUseKey(key: kms.IKey, topics: readonly sns.ITopic[]) {
+    const statement = new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: { ArnEquals: { 'aws:SourceArn': topics.map((t) => t.topicArn) } },
+    });
+    if (Stack.of(key) === Stack.of(this) && key.addToResourcePolicy(statement, true).statementAdded) return;
+    const named = topics.map((t) => (Token.isUnresolved(t.topicArn) ? t.node.path : t.topicArn));
+    Annotations.of(this).addWarningV2(
+      'fanout:queueKeyNotInStack',
+      `group '${this.settings.name}': the queue's KMS key is not defined in this stack (imported, or of another stack), so fanout cannot add to its key policy the statement SNS needs, and SNS cannot deliver to the queue without it. Add to the key policy: Allow principal sns.amazonaws.com, kms:Decrypt and kms:GenerateDataKey, Resource "*", condition ArnEquals aws:SourceArn = ${named.join(', ')}; then acknowledge this warning`,
+    );
+  }
+
+  private createFunction(
+    props: ConsumerGroupProps,
+    group: Group,
+    raisedSize: boolean,
+  ): nodejs.NodejsFunction {
     const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
     const lockFiles = LOCK_FILES.map((f) => path.join(projectRoot, f)).filter((f) => existsSync(f));
     const environment: Record<string, string> = {
@@ -261,6 +333,15 @@ export class ConsumerGroup extends Construct {
     for (const [name, topic] of Object.entries(props.publishesTo ?? {}))
       environment[topicArnVariable(name)] = topic.topicArn;
     if (props.payloadBucket) environment[PAYLOAD_BUCKET_VARIABLE] = props.payloadBucket.bucketName;
+    // The dead-letter sender assumes 256 KiB unless told the DLQ's size (a deadLetterQueueProps size given as a
+    // token is not known here: the variable is left out, and the sender keeps to 256 KiB).
+    const dlqSize = this.deadLetterQueue.node.defaultChild as sqs.CfnQueue;
+    if (
+      raisedSize &&
+      typeof dlqSize.maximumMessageSize === 'number' &&
+      !Token.isUnresolved(dlqSize.maximumMessageSize)
+    )
+      environment[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE] = String(dlqSize.maximumMessageSize);
 
     const {
       environment: extraEnvironment,
@@ -319,7 +400,18 @@ export class ConsumerGroup extends Construct {
     // Its own log streams only (what AWSLambdaBasicExecutionRole grants on every log group).
     this.logGroup.grantWrite(fn);
     // Poison records go to the DLQ at once; the function may send there and nowhere else.
-    this.deadLetterQueue.grantSendMessages(fn);
+    const dlqKey = this.deadLetterQueue.encryptionMasterKey;
+    if (!dlqKey) this.deadLetterQueue.grantSendMessages(fn);
+    else {
+      // CDK's grantSendMessages would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey* on the key; SQS
+      // needs of a sender only kms:GenerateDataKey (a data key for the message) and kms:Decrypt (to reuse it).
+      iam.Grant.addToPrincipal({
+        grantee: fn,
+        actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+        resourceArns: [this.deadLetterQueue.queueArn],
+      });
+      dlqKey.grant(fn, 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
     grantKeyPrefix(props.idempotencyTable, fn, group.name, IDEMPOTENCY_TABLE_ACTIONS);
     for (const topic of Object.values(props.publishesTo ?? {})) topic.grantPublish(fn);
 
@@ -346,7 +438,7 @@ export class ConsumerGroup extends Construct {
       }
       this.acknowledge(
         `Resource::${nagText(this, objects)}`,
-        'Payload object keys are made per message when it is published, so the grant is on the payload bucket’s objects (<bucket>/*) and nothing else.',
+        'Payload object keys are made per message by whichever publisher offloads it (fanout’s, or a Java/Python extended client writing at the bucket root or its own prefix), so the grant is on the payload bucket’s objects (<bucket>/*) and nothing else.',
       );
     }
     if (group.tracing) {
@@ -436,6 +528,42 @@ function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
   return ids.map((id, index) => (ids.indexOf(id) === index ? id : `${id}-${index}`));
 }
 
+/**
+ * The `maxMessageSizeBytes` of the group's queues: SQS's largest when the topics deliver messages above SQS's
+ * former 256 KiB, else `undefined` (the property stays unset, as before topics could be raised).
+ */
+function raisedMessageSize(name: string, given: number | undefined): number | undefined {
+  const bytes = given ?? SQS_MAX_MESSAGE_BYTES;
+  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > SQS_RAISED_MAX_MESSAGE_BYTES)
+    throw new ConfigError(
+      `ConsumerGroup '${name}'.maxMessageSizeBytes`,
+      `must be a whole number from 1024 to ${SQS_RAISED_MAX_MESSAGE_BYTES} (given ${given})`,
+      "Pass the largest MaximumMessageSize of the group's topics, or leave it out for 262144; larger payloads need the topic's largePayloads",
+    );
+  return bytes > SQS_MAX_MESSAGE_BYTES ? SQS_RAISED_MAX_MESSAGE_BYTES : undefined;
+}
+
+/**
+ * Days a queue whose props are `overrides` keeps a message, `days` unless they set `retentionPeriod`: rounded up
+ * to whole days, the longest SQS allows when it is a token, SQS's default when it is `undefined` (unset).
+ */
+function retentionDays(overrides: Partial<sqs.QueueProps> | undefined, days: number): number {
+  if (!overrides || !('retentionPeriod' in overrides)) return days;
+  const period = overrides.retentionPeriod;
+  if (period === undefined) return SQS_DEFAULT_RETENTION_DAYS;
+  if (period.isUnresolved()) return SQS_MAX_RETENTION_DAYS;
+  const seconds = period.toSeconds();
+  return Token.isUnresolved(seconds) ? SQS_MAX_RETENTION_DAYS : Math.ceil(seconds / 86_400);
+}
+
+/**
+ * The encryption of a queue whose props are `overrides`: with a customer managed key given, KMS (CDK refuses a
+ * key with SSE-SQS); else SSE-SQS. An `encryption` given in the overrides wins, as they are spread after.
+ */
+function encryptionFor(overrides: Partial<sqs.QueueProps> | undefined): sqs.QueueEncryption {
+  return overrides?.encryptionMasterKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.SQS_MANAGED;
+}
+
 /** Whether a topic's `fifo` is known: a topic of the app, or one imported from an ARN known at synth. */
 export function knowsKind(topic: sns.ITopic): boolean {
   return topic instanceof sns.Topic || !Token.isUnresolved(topic.topicArn);
@@ -455,6 +583,7 @@ function resolveSettings(props: ConsumerGroupProps): Group {
     idempotencyTable: _idempotencyTable,
     publishesTo: _publishesTo,
     alarmTopic: _alarmTopic,
+    maxMessageSizeBytes: _maxMessageSizeBytes,
     payloadBucket: _payloadBucket,
     payloadAccess: _payloadAccess,
     logRetention: _logRetention,

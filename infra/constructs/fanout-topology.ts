@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import {
   Annotations,
   CfnOutput,
+  Duration,
   type aws_dynamodb as dynamodb,
   RemovalPolicy,
   Stack,
@@ -79,7 +80,9 @@ export interface FanoutTopologyProps {
   readonly outputs?: boolean;
   /**
    * Props merged over fanout's for the payload bucket (created only when a topic has `largePayloads`).
-   * @default none: SSE-S3, TLS only, public access blocked, expiry after the longest retention (see PayloadBucket)
+   * `lifecycleRules` given here replace fanout's expiry rule.
+   * @default none: SSE-S3, TLS only, public access blocked, objects deleted a day after the longest queue +
+   * DLQ retention of the groups that read the bucket, as deployed (see `payloadExpirationDays`)
    */
   readonly payloadBucketProps?: Partial<s3.BucketProps>;
   /**
@@ -136,16 +139,18 @@ export class FanoutTopology extends Construct {
       props.existingIdempotencyTable ?? new PrefixedTable(this, 'IdempotencyTable', { removalPolicy }).table;
 
     const large = new Set(topology.topics.filter((t) => t.largePayloads).map((t) => t.name));
-    const readers = topology.groups.filter((g) => g.subscribe.some((t) => large.has(t)));
+    let payloadBucket: s3.Bucket | undefined;
     if (large.size > 0) {
-      this.payloadBucket = new PayloadBucket(this, 'PayloadBucket', {
-        expirationDays: payloadExpirationDays(readers),
+      // Its expiry rule comes once the groups exist: it depends on their queues' retention as deployed.
+      payloadBucket = new PayloadBucket(this, 'PayloadBucket', {
         removalPolicy,
         accessLogsBucket: props.payloadAccessLogsBucket,
         bucketProps: props.payloadBucketProps,
       }).bucket;
+      this.payloadBucket = payloadBucket;
     }
 
+    const topicSizes = new Map(topology.topics.map((t) => [t.name, t.maxMessageSizeBytes]));
     const groups = new Map<string, ConsumerGroup>();
     for (const group of topology.groups) {
       const access: PayloadAccess[] = [];
@@ -174,6 +179,10 @@ export class FanoutTopology extends Construct {
           topics: subscribe.map((t) => topics.get(t) as sns.ITopic),
           entry: handler,
           projectRoot,
+          // The queues must take the largest message any of the group's topics delivers.
+          maxMessageSizeBytes: Math.max(
+            ...subscribe.map((t) => topicSizes.get(t) ?? SNS_DEFAULT_MAX_MESSAGE_BYTES),
+          ),
           idempotencyTable: this.idempotencyTable,
           publishesTo: Object.fromEntries(publishes.map((t) => [t, topics.get(t) as sns.ITopic])),
           alarmTopic: props.alarmTopic,
@@ -183,6 +192,18 @@ export class FanoutTopology extends Construct {
       );
     }
     this.groups = groups;
+    // Expire payloads after the longest wait of a message in a reader's queue and DLQ, with the retention they
+    // are deployed with (groupProps' retentionPeriod included). Lifecycle rules given in payloadBucketProps win.
+    if (payloadBucket && !(props.payloadBucketProps && 'lifecycleRules' in props.payloadBucketProps)) {
+      const readers = topology.groups
+        .filter((g) => g.subscribe.some((t) => large.has(t)))
+        .map((g) => groups.get(g.name) as ConsumerGroup)
+        .map((g) => ({
+          retentionDays: g.queueRetentionDays,
+          dlqRetentionDays: g.deadLetterQueueRetentionDays,
+        }));
+      payloadBucket.addLifecycleRule({ expiration: Duration.days(payloadExpirationDays(readers)) });
+    }
     if (props.outputs ?? true) this.addOutputs();
   }
 
@@ -233,7 +254,8 @@ export class FanoutTopology extends Construct {
 
 /**
  * Days a payload is kept: one more than the longest `retentionDays + dlqRetentionDays` of the groups that read
- * the bucket. A FIFO DLQ restarts a message's retention when it arrives (a standard one keeps the original
+ * the bucket (FanoutTopology passes each reader's retention as deployed: `ConsumerGroup.queueRetentionDays` and
+ * `deadLetterQueueRetentionDays`, which follow `groupProps` overrides). A FIFO DLQ restarts a message's retention when it arrives (a standard one keeps the original
  * timestamp), so a message can live that long before it is redriven; the extra day covers a redrive on
  * its last day. At least 1.
  */

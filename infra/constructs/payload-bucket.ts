@@ -6,8 +6,11 @@ export interface PayloadBucketProps {
   /**
    * Days after which S3 deletes a payload. Set it longer than a message can wait for its consumer: the
    * longest queue retention plus DLQ retention of the groups that read the bucket (FanoutTopology adds a day).
+   * Leave it out to add the rule later with `bucket.addLifecycleRule` (FanoutTopology does, once its groups,
+   * and so their queues' retention, exist).
+   * @default no expiry rule: objects are kept until deleted
    */
-  readonly expirationDays: number;
+  readonly expirationDays?: number;
   /**
    * What happens to the bucket (and the access-log bucket fanout creates) when it leaves the stack. DESTROY
    * fails while the bucket holds objects.
@@ -59,7 +62,10 @@ export class PayloadBucket extends Construct {
     }
     this.bucket = new s3.Bucket(this, 'Payloads', {
       ...secure,
-      lifecycleRules: [{ expiration: Duration.days(props.expirationDays) }],
+      lifecycleRules:
+        props.expirationDays === undefined
+          ? undefined
+          : [{ expiration: Duration.days(props.expirationDays) }],
       serverAccessLogsBucket: logs || undefined,
       ...props.bucketProps,
     });

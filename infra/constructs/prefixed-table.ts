@@ -3,8 +3,9 @@ import { Construct } from 'constructs';
 
 /**
  * The DynamoDB actions fanout's idempotency store calls (lib/idempotency-store.ts): `PutItem` (claim),
- * `GetItem` (read the holder of a key when DynamoDB does not return it), `UpdateItem` (renew a lease) and
- * `BatchWriteItem` (complete and release keys; its deletes need no `DeleteItem`). Nothing else.
+ * `GetItem` (read the holder of a key when DynamoDB does not return it), `UpdateItem` (renew a lease, only when
+ * the handler sets `idempotency.leaseSeconds` shorter than the invocation) and `BatchWriteItem` (complete and
+ * release keys; its deletes need no `DeleteItem`). Nothing else: a test derives the list from the store's source.
  */
 export const IDEMPOTENCY_TABLE_ACTIONS: readonly string[] = [
   'dynamodb:GetItem',

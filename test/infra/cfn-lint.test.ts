@@ -105,6 +105,7 @@ describe.skipIf(!cfnLint.ok)(
     let withBilling: string;
     let canary: string;
     let withLargePayloads: string;
+    let withRaisedSize: string;
     let findings: Finding[];
 
     beforeAll(async () => {
@@ -138,6 +139,12 @@ describe.skipIf(!cfnLint.ok)(
         path.join(outdir, 'with-large-payloads'),
       );
 
+      // A topic raised to 512 KiB: its groups' queues and DLQs take 1 MiB, their functions get the DLQ's size.
+      withRaisedSize = synthesize(
+        { ...topology, topics: { ...topology.topics, orders: { maxMessageSizeBytes: 524_288 } } },
+        path.join(outdir, 'with-raised-size'),
+      );
+
       // A planted error, a planted informational finding and both kinds of ignored noise: proves that the run
       // reports what it should and that the config's ignores are the only ones applied.
       canary = path.join(outdir, 'canary.template.json');
@@ -164,7 +171,7 @@ describe.skipIf(!cfnLint.ok)(
 
       // Two processes at once: cfn-lint's start-up (about 1.5 s) is much of the time.
       findings = (
-        await Promise.all([lint([example, canary]), lint([withBilling, withLargePayloads])])
+        await Promise.all([lint([example, canary]), lint([withBilling, withLargePayloads, withRaisedSize])])
       ).flat();
     }, 120_000);
     afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -194,6 +201,26 @@ describe.skipIf(!cfnLint.ok)(
       expect(describeFindings(withLargePayloads)).toEqual([]);
     });
 
+    it('finds nothing in the stack with a topic raised to 512 KiB (1 MiB queues), but the schema’s gap on the topic', () => {
+      const json = JSON.parse(readFileSync(withRaisedSize, 'utf8')) as {
+        Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+      };
+      const raisedQueues = Object.values(json.Resources).filter(
+        (r) => r.Type === 'AWS::SQS::Queue' && r.Properties?.MaximumMessageSize === 1_048_576,
+      );
+      expect(raisedQueues).toHaveLength(6); // notifications, spreadsheets, audit: queue and DLQ each
+      const topics = Object.entries(json.Resources)
+        .filter(([, r]) => r.Type === 'AWS::SNS::Topic' && r.Properties?.MaximumMessageSize !== undefined)
+        .map(([id]) => id);
+      expect(topics).toHaveLength(1);
+      // cfn-lint 1.51's bundled AWS::SNS::Topic schema has no MaximumMessageSize yet (docs/CDK.md): that one
+      // finding, on that one property, is left out; anything else fails.
+      const schemaGap = (f: string) =>
+        f.startsWith(`E3002 Error Resources/${topics[0]}/Properties/MaximumMessageSize `) &&
+        f.endsWith("Additional properties are not allowed ('MaximumMessageSize' was unexpected)");
+      expect(describeFindings(withRaisedSize).filter((f) => !schemaGap(f))).toEqual([]);
+    });
+
     it('reports findings, and ignores only the rules the config names (the check is live)', () => {
       expect(
         describeFindings(canary)
@@ -202,7 +229,10 @@ describe.skipIf(!cfnLint.ok)(
       ).toEqual(['E3012', 'I3011', 'I3011']);
       // Nothing else: a finding about no template in particular (a bad config, an unreadable file) fails too.
       const elsewhere = findings.filter(
-        (f) => ![example, withBilling, withLargePayloads, canary].includes(path.resolve(f.Filename ?? '')),
+        (f) =>
+          ![example, withBilling, withLargePayloads, withRaisedSize, canary].includes(
+            path.resolve(f.Filename ?? ''),
+          ),
       );
       expect(elsewhere.map((f) => `${f.Rule.Id} ${f.Filename}: ${f.Message}`)).toEqual([]);
     });

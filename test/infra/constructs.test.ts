@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   App,
@@ -6,6 +6,7 @@ import {
   Duration,
   aws_dynamodb as dynamodb,
   Fn,
+  aws_kms as kms,
   RemovalPolicy,
   Stack,
   aws_sns as sns,
@@ -236,6 +237,27 @@ describe('FanoutTopology in a user stack', () => {
     }
   });
 
+  it('grants exactly the DynamoDB actions of the commands lib/idempotency-store.ts sends, and lib sends no other', () => {
+    // Derived from the runtime's source: a new call without a grant, or a grant nobody calls, fails here.
+    const lib = path.join(projectRoot, 'lib');
+    const sources = readdirSync(lib, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const users = sources.filter((f) =>
+      readFileSync(path.join(lib, f), 'utf8').includes('@aws-sdk/client-dynamodb'),
+    );
+    expect(users).toEqual(['idempotency-store.ts']);
+    const store = readFileSync(path.join(lib, 'idempotency-store.ts'), 'utf8');
+    const imports = /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-dynamodb'/.exec(store)?.[1] ?? '';
+    const imported = imports
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => /Command\b/.test(name));
+    // No aliasing (`PutItemCommand as Put`), so every command is found by its own name below.
+    expect(imported.every((name) => /^\w+Command$/.test(name))).toBe(true);
+    const sent = [...new Set([...store.matchAll(/new\s+(\w+)Command\s*\(/g)].map((m) => m[1]))].sort();
+    expect(sent.map((name) => `${name}Command`)).toEqual([...imported].sort());
+    expect(sent.map((name) => `dynamodb:${name}`)).toEqual([...IDEMPOTENCY_TABLE_ACTIONS].sort());
+  });
+
   it('retains the idempotency table by default, and removes it with removalPolicy: DESTROY', () => {
     const kept = synth(topologyIn());
     const id = kept.idOf('FanoutIdempotencyTable', 'AWS::DynamoDB::Table');
@@ -348,6 +370,81 @@ describe('the payload bucket (topics with largePayloads)', () => {
     for (const p of policies) expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
   });
 
+  it('expires payloads after the retention the readers’ queues are deployed with, groupProps overrides included', () => {
+    const expiry = (groupProps: (stack: Stack) => FanoutTopologyProps['groupProps']) => {
+      const t = synth((stack) => topologyIn({ groupProps: groupProps(stack) }, large)(stack));
+      const bucket = t.resources[t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket')].Properties;
+      return bucket.LifecycleConfiguration;
+    };
+    const days = (n: number) => ({ Rules: [{ ExpirationInDays: n, Status: 'Enabled' }] });
+    // Without overrides: max(4 + 14, 7 + 10) + 1.
+    expect(expiry(() => ({}))).toEqual(days(19));
+    // audit's queue kept 14 days: 14 + 14 + 1.
+    expect(expiry(() => ({ audit: { queueProps: { retentionPeriod: Duration.days(14) } } }))).toEqual(
+      days(29),
+    );
+    // archive's DLQ kept 14 days: 7 + 14 + 1, more than audit's 19.
+    expect(
+      expiry(() => ({ archive: { deadLetterQueueProps: { retentionPeriod: Duration.days(14) } } })),
+    ).toEqual(days(22));
+    // A retention known only at deploy counts as SQS's longest, 14 days: 4 + 14 + 1 becomes 14 + 14 + 1.
+    const fromParameter = (stack: Stack) =>
+      Duration.seconds(new CfnParameter(stack, 'Retention', { type: 'Number' }).valueAsNumber);
+    expect(expiry((stack) => ({ audit: { queueProps: { retentionPeriod: fromParameter(stack) } } }))).toEqual(
+      days(29),
+    );
+    // A part of a day counts as a day: audit's DLQ kept 1 day (4 + 1 + 1); archive's queue 13 days and its DLQ
+    // 36 hours: 13 + 2 + 1.
+    expect(
+      expiry(() => ({
+        audit: { deadLetterQueueProps: { retentionPeriod: Duration.days(1) } },
+        archive: {
+          queueProps: { retentionPeriod: Duration.days(13) },
+          deadLetterQueueProps: { retentionPeriod: Duration.hours(36) },
+        },
+      })),
+    ).toEqual(days(16));
+    // billing reads no large payloads: its retention does not count.
+    expect(expiry(() => ({ billing: { queueProps: { retentionPeriod: Duration.days(14) } } }))).toEqual(
+      days(19),
+    );
+  });
+
+  it('gives each ConsumerGroup its queue’s and DLQ’s retention as deployed, in whole days', () => {
+    const retention = (
+      queueProps: GroupOverrides['queueProps'],
+      dlqProps?: GroupOverrides['deadLetterQueueProps'],
+    ) => {
+      const { stack } = userStack();
+      const group = new ConsumerGroup(stack, 'Group', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+        retentionDays: 5,
+        dlqRetentionDays: 9,
+        queueProps,
+        deadLetterQueueProps: dlqProps,
+      });
+      return [group.queueRetentionDays, group.deadLetterQueueRetentionDays];
+    };
+    expect(retention(undefined)).toEqual([5, 9]);
+    expect(
+      retention({ retentionPeriod: Duration.hours(36) }, { retentionPeriod: Duration.days(12) }),
+    ).toEqual([2, 12]);
+    // Given as undefined, the property is left out and SQS keeps messages its default 4 days.
+    expect(retention({ retentionPeriod: undefined })).toEqual([4, 9]);
+  });
+
+  it('leaves the expiry to lifecycleRules given in payloadBucketProps', () => {
+    const t = synth(
+      topologyIn({ payloadBucketProps: { lifecycleRules: [{ expiration: Duration.days(40) }] } }, large),
+    );
+    const bucket = t.resources[t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket')].Properties;
+    expect(bucket.LifecycleConfiguration).toEqual({ Rules: [{ ExpirationInDays: 40, Status: 'Enabled' }] });
+  });
+
   it('lets readers get and writers put objects, each only in the bucket, and tells only them its name', () => {
     const t = synth(topologyIn({}, large));
     const bucket = t.idOf('FanoutPayloadBucketPayloads', 'AWS::S3::Bucket');
@@ -376,6 +473,72 @@ describe('the payload bucket (topics with largePayloads)', () => {
     expect(buckets).toHaveLength(1);
     expect(buckets[0][1]).toMatchObject({ DeletionPolicy: 'Delete' });
     expect(buckets[0][1].Properties.LoggingConfiguration).toBeUndefined();
+  });
+});
+
+describe('queues of topics raised above 256 KiB', () => {
+  const raised: TopologyDefinition = {
+    topics: { orders: { maxMessageSizeBytes: 524_288 }, payments: {} },
+    groups: {
+      audit: { subscribe: ['orders', 'payments'], handler: HANDLER },
+      billing: { subscribe: ['payments'], handler: HANDLER },
+    },
+  };
+  const queue = (t: ReturnType<typeof synth>, id: string) =>
+    t.resources[t.idOf(id, 'AWS::SQS::Queue')].Properties;
+
+  it('gives the queue and DLQ of a group on a 512 KiB topic SQS’s 1 MiB, and its function the DLQ’s size', () => {
+    const t = synth(topologyIn({}, raised));
+    expect(queue(t, 'FanoutGroupauditQueue').MaximumMessageSize).toBe(1_048_576);
+    expect(queue(t, 'FanoutGroupauditDeadLetterQueue').MaximumMessageSize).toBe(1_048_576);
+    expect(t.envOf('Groupaudit').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('1048576');
+    // billing reads only the 256 KiB topic: nothing changes for it.
+    expect(queue(t, 'FanoutGroupbillingQueue').MaximumMessageSize).toBeUndefined();
+    expect(queue(t, 'FanoutGroupbillingDeadLetterQueue').MaximumMessageSize).toBeUndefined();
+    expect(t.envOf('Groupbilling').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBeUndefined();
+  });
+
+  it('sets neither on topics of the default size', () => {
+    const json = JSON.stringify(synth(topologyIn()).template.toJSON());
+    expect(json).not.toContain('MaximumMessageSize');
+    expect(json).not.toContain('FANOUT_DLQ_MAX_MESSAGE_BYTES');
+  });
+
+  it('tells the function the DLQ’s own size when deadLetterQueueProps sets it', () => {
+    const t = synth(
+      topologyIn(
+        { groupProps: { audit: { deadLetterQueueProps: { maxMessageSizeBytes: 600_000 } } } },
+        raised,
+      ),
+    );
+    expect(queue(t, 'FanoutGroupauditDeadLetterQueue').MaximumMessageSize).toBe(600_000);
+    expect(t.envOf('Groupaudit').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('600000');
+  });
+
+  it('takes maxMessageSizeBytes on a ConsumerGroup alone: raised above 262,144, refused outside 1024..1,048,576', () => {
+    const build = (maxMessageSizeBytes: number | undefined) => {
+      const { stack } = userStack();
+      new ConsumerGroup(stack, 'Fanout', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+        maxMessageSizeBytes,
+      });
+      const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+      const queues = Object.values(resources).filter((r) => r.Type === 'AWS::SQS::Queue');
+      return queues.map((q) => q.Properties.MaximumMessageSize);
+    };
+    expect(build(undefined)).toEqual([undefined, undefined]);
+    expect(build(262_144)).toEqual([undefined, undefined]);
+    expect(build(262_145)).toEqual([1_048_576, 1_048_576]);
+    expect(build(1_048_576)).toEqual([1_048_576, 1_048_576]);
+    for (const given of [1023, 1_048_577, 300_000.5, Number.NaN]) {
+      expect(() => build(given)).toThrow(
+        `ConsumerGroup 'mailer'.maxMessageSizeBytes: must be a whole number from 1024 to 1048576 (given ${given}). Pass the largest MaximumMessageSize of the group's topics, or leave it out for 262144; larger payloads need the topic's largePayloads`,
+      );
+    }
   });
 });
 
@@ -581,18 +744,19 @@ describe('overrides that would break a guarantee fail synth', () => {
     ).toEqual({ topology: 'no error', group: 'no error' });
   });
 
-  it('refuses FANOUT_* and AWS_* names in functionProps.environment (fanout wires its own)', () => {
+  it('refuses FANOUT_* names in functionProps.environment (fanout wires its own)', () => {
     for (const name of [
       'FANOUT_GROUP',
       'FANOUT_IDEMPOTENCY_TABLE',
       'FANOUT_DLQ_URL',
       'FANOUT_TOPIC_X_ARN',
-      'AWS_REGION',
+      'FANOUT_X',
     ]) {
       const { topology: onTopology, group } = errors({ functionProps: { environment: { [name]: 'mine' } } });
       expect(onTopology).toBe(
-        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved (FANOUT_* is fanout's, AWS_* Lambda's) and would replace the value fanout wires (given "mine"). Use another name; fanout sets its own variables from the group, its table, DLQ, topics and bucket`,
+        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved (FANOUT_* names are fanout's) and would replace the value fanout wires (given "mine"). Use another name; fanout sets its own variables from the group, its table, DLQ, topics and bucket`,
       );
+      expect(onTopology.split('\n')).toHaveLength(1);
       expect(group).toMatch(
         new RegExp(`^ConsumerGroup 'audit'\\.functionProps\\.environment: '${name}' is reserved`),
       );
@@ -601,6 +765,167 @@ describe('overrides that would break a guarantee fail synth', () => {
       topology: 'no error',
       group: 'no error',
     });
+  });
+
+  it('refuses the names Lambda reserves in functionProps.environment, and takes other AWS_* names', () => {
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_LAMBDA_FUNCTION_NAME', '_HANDLER', 'TZ']) {
+      const { topology: onTopology, group } = errors({ functionProps: { environment: { [name]: 'mine' } } });
+      expect(onTopology).toBe(
+        `FanoutTopology.groupProps['audit'].functionProps.environment: '${name}' is reserved by Lambda, which sets it itself and refuses it in a function's configuration (given "mine"). Remove it; other AWS_* names (AWS_LAMBDA_EXEC_WRAPPER, AWS_NODEJS_CONNECTION_REUSE_ENABLED, AWS_ENDPOINT_URL_*) may be set`,
+      );
+      expect(onTopology.split('\n')).toHaveLength(1);
+      expect(group).toMatch(
+        new RegExp(`^ConsumerGroup 'audit'\\.functionProps\\.environment: '${name}' is reserved by Lambda`),
+      );
+    }
+    // The ADOT layer's wrapper (fanout's spans exported on Lambda), SDK settings and endpoints are the user's.
+    const allowed = {
+      AWS_LAMBDA_EXEC_WRAPPER: '/opt/otel-handler',
+      AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      AWS_ENDPOINT_URL_S3: 'https://s3.example.com',
+    };
+    expect(errors({ functionProps: { environment: allowed } })).toEqual({
+      topology: 'no error',
+      group: 'no error',
+    });
+    const t = synth(topologyIn({ groupProps: { audit: { functionProps: { environment: allowed } } } }));
+    expect(t.envOf('Groupaudit')).toMatchObject({ ...allowed, FANOUT_GROUP: 'audit' });
+  });
+});
+
+describe('queues under a customer managed KMS key', () => {
+  type KeyStatement = Statement & { Principal: unknown };
+  const keyStatements = (t: ReturnType<typeof synth>, prefix: string) =>
+    (t.resources[t.idOf(prefix, 'AWS::KMS::Key')].Properties.KeyPolicy as { Statement: KeyStatement[] })
+      .Statement;
+  const forSns = (statements: KeyStatement[]) =>
+    statements.filter((s) => JSON.stringify(s.Principal).includes('sns.amazonaws.com'));
+
+  it('lets SNS use the queue’s key, only for the topics the group subscribes to; queueProps: { encryptionMasterKey } alone suffices', () => {
+    const t = synth((stack) => {
+      const key = new kms.Key(stack, 'QueueKey', { enableKeyRotation: true });
+      topologyIn({ groupProps: { audit: { queueProps: { encryptionMasterKey: key } } } })(stack);
+    });
+    const key = t.idOf('QueueKey', 'AWS::KMS::Key');
+    const queue = (group: string) => t.resources[t.idOf(`Fanout${group}Queue`, 'AWS::SQS::Queue')].Properties;
+    expect(queue('Groupaudit').KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    expect(queue('Groupaudit').SqsManagedSseEnabled).toBeUndefined();
+    expect(queue('Groupbilling').SqsManagedSseEnabled).toBe(true);
+    const topic = (name: string) => ({ Ref: t.idOf(`FanoutTopic${name}`, 'AWS::SNS::Topic') });
+    expect(forSns(keyStatements(t, 'QueueKey'))).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'sns.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { ArnEquals: { 'aws:SourceArn': [topic('orders'), topic('payments')] } },
+      },
+    ]);
+    // The consumer reads with the key (the event source's grant): Decrypt on that key only.
+    expect(withAction(t.statementsOf('Groupaudit'), 'kms:Decrypt')).toEqual([
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [key, 'Arn'] } },
+    ]);
+  });
+
+  it('adds the statement to the key CDK makes for encryption: KMS, on a ConsumerGroup alone', () => {
+    const t = synth((stack) => {
+      new ConsumerGroup(stack, 'Fanout', {
+        name: 'mailer',
+        topics: [new sns.Topic(stack, 'Orders')],
+        entry: HANDLER,
+        projectRoot,
+        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+        queueProps: { encryption: sqs.QueueEncryption.KMS },
+      });
+    });
+    expect(forSns(keyStatements(t, 'FanoutQueueKey'))).toEqual([
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Condition: { ArnEquals: { 'aws:SourceArn': [{ Ref: t.idOf('Orders', 'AWS::SNS::Topic') }] } },
+      }),
+    ]);
+  });
+
+  it('warns, naming the statement to add, when the key is imported or of another stack, and not otherwise', () => {
+    const warnings = (key: (stack: Stack) => kms.IKey) => {
+      const { stack } = userStack();
+      topologyIn({ groupProps: { audit: { queueProps: { encryptionMasterKey: key(stack) } } } })(stack);
+      return Annotations.fromStack(stack)
+        .findWarning('*', Match.stringLikeRegexp('fanout:queueKeyNotInStack'))
+        .map((w) => `${w.id} ${w.entry.data}`);
+    };
+    const imported = warnings((stack) =>
+      kms.Key.fromKeyArn(
+        stack,
+        'Imported',
+        'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ),
+    );
+    expect(imported).toEqual([
+      expect.stringMatching(
+        /^\/UserStack\/Fanout\/Group-audit group 'audit': the queue's KMS key is not defined in this stack \(imported, or of another stack\), so fanout cannot add to its key policy the statement SNS needs, .*Allow principal sns\.amazonaws\.com, kms:Decrypt and kms:GenerateDataKey, Resource "\*", condition ArnEquals aws:SourceArn = UserStack\/Fanout\/Topic-orders\/Topic, UserStack\/Fanout\/Topic-payments\/Topic; then acknowledge this warning/,
+      ),
+    ]);
+    expect(imported[0]).not.toContain('\n');
+    const ofAnotherStack = (stack: Stack) =>
+      new kms.Key(new Stack(stack.node.scope as App, 'Keys'), 'Shared', { enableKeyRotation: true });
+    expect(warnings(ofAnotherStack)).toHaveLength(1);
+    expect(warnings((stack) => new kms.Key(stack, 'Own', { enableKeyRotation: true }))).toEqual([]);
+  });
+
+  it('lets the function send to a DLQ under a key with kms:GenerateDataKey and kms:Decrypt only', () => {
+    const t = synth((stack) => {
+      const key = new kms.Key(stack, 'DlqKey', { enableKeyRotation: true });
+      topologyIn({ groupProps: { audit: { deadLetterQueueProps: { encryptionMasterKey: key } } } })(stack);
+    });
+    const key = t.idOf('DlqKey', 'AWS::KMS::Key');
+    const dlq = t.idOf('FanoutGroupauditDeadLetterQueue', 'AWS::SQS::Queue');
+    expect(t.resources[dlq].Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    const kmsStatements = t
+      .statementsOf('Groupaudit')
+      .filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    expect(kmsStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [key, 'Arn'] },
+      },
+    ]);
+    expect(withAction(t.statementsOf('Groupaudit'), 'sqs:SendMessage')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      },
+    ]);
+    // No SNS statement on a DLQ's key: SNS never sends there.
+    expect(forSns(keyStatements(t, 'DlqKey'))).toEqual([]);
+  });
+
+  it('refuses queueProps.encryption: KMS_MANAGED (SNS cannot use alias/aws/sqs)', () => {
+    const { stack } = userStack();
+    expect(() =>
+      topologyIn({ groupProps: { audit: { queueProps: { encryption: sqs.QueueEncryption.KMS_MANAGED } } } })(
+        stack,
+      ),
+    ).toThrow(
+      "FanoutTopology.groupProps['audit'].queueProps.encryption: SNS cannot deliver to a queue under the AWS managed key alias/aws/sqs (given QueueEncryption.KMS_MANAGED): its key policy cannot be changed to let SNS use it. Leave encryption out (SSE-SQS), or give encryptionMasterKey, a customer managed key (fanout lets SNS use it)",
+    );
+  });
+
+  it('keeps cdk-nag AwsSolutions clean with the queue and the DLQ under customer managed keys', () => {
+    const { app, stack } = userStack();
+    const key = new kms.Key(stack, 'QueueKey', { enableKeyRotation: true });
+    topologyIn({
+      groupProps: {
+        audit: {
+          queueProps: { encryptionMasterKey: key },
+          deadLetterQueueProps: { encryptionMasterKey: key },
+        },
+      },
+    })(stack);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
   });
 });
 
