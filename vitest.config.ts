@@ -6,11 +6,15 @@ import { externalCloud } from './test/helpers/external-cloud.ts';
  * Two projects in one run:
  * - `embedded`: every suite, against the embedded cloud (or the endpoint in FANOUT_TEST_ENDPOINT /
  *   AWS_ENDPOINT_URL_*, see test/helpers/global-setup.ts);
- * - `moto`: the integration, end-to-end and CLI suites again, against a `moto_server` of their own.
+ * - `moto`: the suites that talk to the run's cloud (`*.cloud.test.ts`) again, against a `moto_server` of their own.
  *   Where moto is not installed, or the run already targets an external endpoint, it is one skipped
  *   test whose name and output say why.
  */
-const EMULATOR_SUITES = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'];
+/**
+ * The suites that talk to the run's cloud through the SDK, named `*.cloud.test.ts`: the moto project runs them
+ * again. Tests sit beside a mirror of the sources they test (`test/lib/…`, `test/localstack/…`, `test/cli/…`).
+ */
+const EMULATOR_SUITES = ['test/**/*.cloud.test.ts'];
 
 async function motoProject() {
   const external = externalCloud();

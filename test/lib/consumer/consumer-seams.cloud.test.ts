@@ -3,8 +3,8 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { peekDeadLetters, redriveDeadLetters } from '../../cli/dead-letters.ts';
-import { originalMessage } from '../../lib/dead-letter-format.ts';
+import { peekDeadLetters, redriveDeadLetters } from '../../../cli/dead-letters.ts';
+import { originalMessage } from '../../../lib/dead-letter-format.ts';
 import {
   consumer,
   DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE,
@@ -13,7 +13,7 @@ import {
   POISON_DETAIL_ATTRIBUTE,
   POISON_REASON_ATTRIBUTE,
   SQS_RAISED_MAX_MESSAGE_BYTES,
-} from '../../lib/index.ts';
+} from '../../../lib/index.ts';
 import {
   clients,
   countRequests,
@@ -27,9 +27,9 @@ import {
   sendEnvelopes,
   sendRaw,
   waitFor,
-} from '../helpers/cloud.ts';
-import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { envelope, lambdaContext, sqsRecord } from '../helpers/sqs-events.ts';
+} from '../../helpers/cloud.ts';
+import { type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
+import { envelope, lambdaContext, sqsRecord } from '../../helpers/sqs-events.ts';
 
 /**
  * The seams around the handlers, each broken on purpose: a test per promise that a review of the
@@ -674,7 +674,7 @@ describe('found by an adversarial review', () => {
 
   it('counts a record still running at the answer as Abandoned, and renews no lease inside Lambda', async () => {
     const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
-    const { BATCH_CHANNEL } = await import('../../lib/index.ts');
+    const { BATCH_CHANNEL } = await import('../../../lib/index.ts');
     const table = await idempotencyTable();
     const dynamodb = new DynamoDBClient({});
     const requests = countRequests(dynamodb);

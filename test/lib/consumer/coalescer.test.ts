@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Coalescer } from '../../lib/consumer/coalescer.ts';
+import { Coalescer } from '../../../lib/consumer/coalescer.ts';
 
 function recorder(
   busy: () => boolean,

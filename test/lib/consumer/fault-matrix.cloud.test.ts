@@ -2,10 +2,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { consumer, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
-import { groupQueue, idempotencyTable, receiveRecords } from '../helpers/cloud.ts';
-import { type Fault, type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
-import { envelope, lambdaContext, sqsRecord } from '../helpers/sqs-events.ts';
+import { consumer, POISON_REASON_ATTRIBUTE } from '../../../lib/index.ts';
+import { groupQueue, idempotencyTable, receiveRecords } from '../../helpers/cloud.ts';
+import { type Fault, type FaultProxy, startFaultProxy } from '../../helpers/fault-proxy.ts';
+import { envelope, lambdaContext, sqsRecord } from '../../helpers/sqs-events.ts';
 
 /**
  * The fault matrix: every AWS call the consumer makes × {error, slower than the deadline, partial

@@ -5,7 +5,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { consumer } from '../../lib/index.ts';
+import { consumer } from '../../../lib/index.ts';
 
 const Payment = z.object({ paymentId: z.string(), amount: z.number() });
 

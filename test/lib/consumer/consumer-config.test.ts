@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, consumer } from '../../lib/index.ts';
+import { ConfigError, consumer } from '../../../lib/index.ts';
 
 describe('consumer options', () => {
   it.each([

@@ -6,7 +6,7 @@ import {
   POISON_GROUP_ATTRIBUTE,
   POISON_REASON_ATTRIBUTE,
   PoisonMessageError,
-} from '../../lib/index.ts';
+} from '../../../lib/index.ts';
 import {
   deleteAcked,
   groupQueue,
@@ -17,9 +17,9 @@ import {
   sendEnvelopes,
   sendRaw,
   waitFor,
-} from '../helpers/cloud.ts';
-import { envelope, lambdaContext } from '../helpers/sqs-events.ts';
-import { FIFO_REDELIVERY_ORDER, itExcept } from '../helpers/targets.ts';
+} from '../../helpers/cloud.ts';
+import { envelope, lambdaContext } from '../../helpers/sqs-events.ts';
+import { FIFO_REDELIVERY_ORDER, itExcept } from '../../helpers/targets.ts';
 
 const orderSchema = z.object({ orderId: z.string(), amount: z.number().positive() });
 

@@ -13,9 +13,9 @@ import {
   type EmulatorIsolation,
   PortInUseError,
   startEmbeddedCloud,
-} from '../../localstack/emulator/embedded-cloud.ts';
-import { startError } from '../../localstack/emulator/emulator-errors.ts';
-import { clients, waitFor } from '../helpers/cloud.ts';
+} from '../../../localstack/emulator/embedded-cloud.ts';
+import { startError } from '../../../localstack/emulator/emulator-errors.ts';
+import { clients, waitFor } from '../../helpers/cloud.ts';
 
 const ISOLATIONS: EmulatorIsolation[] = ['worker', 'process', 'in-process'];
 
@@ -105,7 +105,7 @@ describe("isolation 'process'", () => {
   });
 
   it('a parent killed with SIGKILL leaves no emulator process behind', async () => {
-    const module = new URL('../../localstack/emulator/embedded-cloud.ts', import.meta.url).href;
+    const module = new URL('../../../localstack/emulator/embedded-cloud.ts', import.meta.url).href;
     const parent = spawn(
       process.execPath,
       [

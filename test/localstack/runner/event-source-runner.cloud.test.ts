@@ -1,9 +1,9 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSqsClient } from '../../lib/index.ts';
-import { EventSourceRunner, type InvocationReport } from '../../localstack/runner/event-source-runner.ts';
-import { groupQueue, queueDepth, sendEnvelopes, waitFor } from '../helpers/cloud.ts';
-import { envelope } from '../helpers/sqs-events.ts';
+import { createSqsClient } from '../../../lib/index.ts';
+import { EventSourceRunner, type InvocationReport } from '../../../localstack/runner/event-source-runner.ts';
+import { groupQueue, queueDepth, sendEnvelopes, waitFor } from '../../helpers/cloud.ts';
+import { envelope } from '../../helpers/sqs-events.ts';
 
 const running: EventSourceRunner[] = [];
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lanesOf, runScheduled } from '../../lib/consumer/batch-scheduler.ts';
+import { lanesOf, runScheduled } from '../../../lib/consumer/batch-scheduler.ts';
 
 type Item = { id: string; group?: string; fail?: boolean; ms?: number };
 

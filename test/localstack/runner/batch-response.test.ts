@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeBatchResponse } from '../../localstack/runner/event-source-runner.ts';
+import { judgeBatchResponse } from '../../../localstack/runner/event-source-runner.ts';
 
 const batch = [{ messageId: 'm-1' }, { messageId: 'm-2' }];
 

@@ -6,15 +6,15 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSqsClient } from '../../lib/queue-address.ts';
-import { prefixed } from '../../lib/resource-names.ts';
+import { createSqsClient } from '../../../lib/queue-address.ts';
+import { prefixed } from '../../../lib/resource-names.ts';
 import {
   CHECKS,
   type ProbeReport,
   type ProbeVerdict,
   runCapabilityProbe,
-} from '../../localstack/probe/capability-probe.ts';
-import { type TargetName, target } from '../helpers/targets.ts';
+} from '../../../localstack/probe/capability-probe.ts';
+import { type TargetName, target } from '../../helpers/targets.ts';
 
 // The capability probe against the run's cloud. Its results on the embedded emulator and on moto are
 // facts docs/LOCAL.md states ("Capability probe"): when an emulator changes, this test says so.
@@ -52,7 +52,7 @@ const EXPECTED: Partial<Record<TargetName, Record<string, ProbeVerdict>>> = {
   },
 };
 
-const projectRoot = path.resolve(import.meta.dirname, '../..');
+const projectRoot = path.resolve(import.meta.dirname, '../../..');
 const exec = promisify(execFile);
 
 async function fanout(...args: string[]) {

@@ -5,8 +5,8 @@
  */
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { expect, it } from 'vitest';
-import { startEmbeddedCloud } from '../../localstack/emulator/embedded-cloud.ts';
-import { waitFor } from '../helpers/cloud.ts';
+import { startEmbeddedCloud } from '../../../localstack/emulator/embedded-cloud.ts';
+import { waitFor } from '../../helpers/cloud.ts';
 
 it('deletes the expired item and keeps the live one and the one without a TTL', async ({
   onTestFinished,

@@ -1,9 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_OUTAGE_VARIABLE, withDemoFaults } from '../../cli/demo/demo-faults.ts';
-import { BATCH_CHANNEL, type BatchReport } from '../../lib/index.ts';
-import { envelope, sqsRecord } from '../helpers/sqs-events.ts';
+import { DEMO_OUTAGE_VARIABLE, withDemoFaults } from '../../../cli/demo/demo-faults.ts';
+import { BATCH_CHANNEL, type BatchReport } from '../../../lib/index.ts';
+import { envelope, sqsRecord } from '../../helpers/sqs-events.ts';
 
 const context = { getRemainingTimeInMillis: () => 10_000, functionName: 'f', awsRequestId: 'r' };
 

@@ -3,7 +3,7 @@ import {
   DEFAULT_LOCALSTACK_IMAGE,
   localstackEnvironment,
   localstackImage,
-} from '../../localstack/container/localstack-container.ts';
+} from '../../../localstack/container/localstack-container.ts';
 
 describe('the LocalStack container settings', () => {
   const saved = { ...process.env };

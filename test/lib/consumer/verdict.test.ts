@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchItem } from '../../lib/consumer/batch-item.ts';
-import type { RecordOutcome } from '../../lib/consumer/record-outcome.ts';
-import { settleBatch } from '../../lib/consumer/settle-stage.ts';
-import { isAcked, verdictOf } from '../../lib/consumer/verdict.ts';
-import { sqsRecord } from '../helpers/sqs-events.ts';
+import type { BatchItem } from '../../../lib/consumer/batch-item.ts';
+import type { RecordOutcome } from '../../../lib/consumer/record-outcome.ts';
+import { settleBatch } from '../../../lib/consumer/settle-stage.ts';
+import { isAcked, verdictOf } from '../../../lib/consumer/verdict.ts';
+import { sqsRecord } from '../../helpers/sqs-events.ts';
 
 const backoff = { baseSeconds: 2, maxSeconds: 900 };
 const now = 1_000_000;
