@@ -19,6 +19,7 @@ import {
   POISON_DETAIL_ATTRIBUTE,
   POISON_REASON_ATTRIBUTE,
   Publisher,
+  PublishFailedError,
   SNS_DEFAULT_MAX_MESSAGE_BYTES,
 } from '../../lib/index.ts';
 import { ensureBucket, type ProvisionedStack, provisionTopology } from '../../localstack/index.ts';
@@ -299,6 +300,27 @@ describe('large payloads through S3 (extended-client pointers)', () => {
     expect((error as Error).message).toContain(`${limit + 1} bytes`);
     expect((error as Error).message).toContain(`at most ${limit} bytes`);
     expect((error as Error).message).toContain('largePayloads');
+  });
+
+  it('S3 failing at the PutObject call fails only that message (PublishFailedError), publishes nothing of it, and publishes the others', async () => {
+    const proxy = await startFaultProxy(process.env.AWS_ENDPOINT_URL_S3 as string);
+    proxies.push(proxy);
+    const s3 = new S3Client({ endpoint: proxy.url, forcePathStyle: true, maxAttempts: 2 });
+    proxy.setRules([{ operation: 'PutObject', fault: 'error' }]);
+    const publisher = new Publisher({ topicArn: topicArn('big'), largePayloads: { bucket, client: s3 } });
+    const results = await publisher.publishBatch([
+      { type: 'Big', id: 'put-fails-big', data: 'z'.repeat(300_000) },
+      { type: 'Small', id: 'put-fails-small', data: 1 },
+    ]);
+    expect(proxy.faulted.get('PutObject')).toBeGreaterThan(0);
+    expect(results[0].ok).toBe(false);
+    expect(!results[0].ok && results[0].error).toBeInstanceOf(PublishFailedError);
+    expect(results[1].ok).toBe(true);
+    for (const group of ['archive', 'search']) {
+      const [only] = await drain(group, 1);
+      expect(JSON.parse(only.body).id).toBe('put-fails-small');
+      expect(await receiveRecords(provisionedGroup(stack, group).queue, 10, 1)).toEqual([]);
+    }
   });
 
   describe('S3 faults at the GetObject call', () => {
