@@ -40,6 +40,10 @@ export const MAX_PARTITION_KEY_BYTES = 2048;
 export const SNS_MIN_MAX_MESSAGE_BYTES = 1024;
 /** SQS: receives before the redrive policy moves a message (`maxReceiveCount`): at most this many. */
 export const SQS_MAX_RECEIVE_COUNT = 1000;
+/** SQS: the retention of a queue whose `MessageRetentionPeriod` is not set, in days. */
+export const SQS_DEFAULT_RETENTION_DAYS = 4;
+/** SQS: the least `MaximumMessageSize` of a queue, in bytes. */
+export const SQS_MIN_MAX_MESSAGE_BYTES = 1024;
 /** SQS: the longest retention of a queue, in days (14 days = 1,209,600 s). */
 export const SQS_MAX_RETENTION_DAYS = 14;
 /** Lambda SQS event source: the largest batch of a standard queue. */

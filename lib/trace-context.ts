@@ -103,7 +103,7 @@ interface LambdaGlobal {
  */
 function invocationXRayHeader(env: NodeJS.ProcessEnv): string | undefined {
   const fromStore = (globalThis as LambdaGlobal).awslambda?.InvokeStore?.getXRayTraceId?.();
-  return fromStore || env[XRAY_TRACE_VARIABLE];
+  return fromStore ?? env[XRAY_TRACE_VARIABLE];
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import {
+  ConfigError,
   createSqsClient,
   FanoutError,
   type Group,
@@ -51,6 +52,11 @@ class EnvironmentChanges {
       if (!this.#before.has(name)) this.#before.set(name, process.env[name]);
       process.env[name] = value;
     }
+  }
+
+  /** Whether `name` was set through {@link set}. */
+  has(name: string): boolean {
+    return this.#before.has(name);
   }
 
   restore(): void {
@@ -149,7 +155,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // `publishes` to it reads (`topicArn('<name>')`), as the stack sets it in Lambda.
     for (const [name, arn] of provisioned.topics) env.set({ [topicArnVariable(name)]: arn });
     env.set(sharedEnvironment(provisioned.topology.groups));
-    env.set((await options.setup?.(provisioned)) ?? {});
+    env.set(ownVariables((await options.setup?.(provisioned)) ?? {}, env));
     const sqs = createSqsClient();
     const region = process.env.AWS_REGION ?? 'us-east-1';
     for (const group of provisioned.topology.groups) {
@@ -178,6 +184,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * The variables a `setup` returned, checked: one the stack set itself (an endpoint, a table, a topic ARN, a
+ * group's `environment`) would redirect the stack's own clients or handlers, so it is a ConfigError.
+ */
+function ownVariables(variables: Record<string, string>, env: EnvironmentChanges): Record<string, string> {
+  for (const name of Object.keys(variables)) {
+    if (env.has(name))
+      throw new ConfigError(
+        'setup',
+        `returned ${name}, which the local stack sets itself (given ${JSON.stringify(variables[name])})`,
+        'Return variables of your own names for your own resources',
+      );
+  }
+  return variables;
 }
 
 /** Imports a group's handler module (see {@link importModule}) and returns its `handler` export. */

@@ -58,7 +58,10 @@ export class EffectsLedger {
 
   /** Every recorded effect: `group#eventId` → times applied, and streams `group#stream#key` → entries. */
   async readAll(): Promise<{ applied: Map<string, number>; streams: Map<string, number[]> }> {
-    if (!this.tableName) throw new Error(`${EFFECTS_TABLE_VARIABLE} is not set: no effects table to read`);
+    if (!this.tableName)
+      throw new Error(
+        `${EFFECTS_TABLE_VARIABLE} is not set, so there is no effects table to read: pass the table's name, or run the demo's setup (cli/demo/example-setup.ts)`,
+      );
     const applied = new Map<string, number>();
     const streams = new Map<string, number[]>();
     let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;

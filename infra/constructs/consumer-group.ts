@@ -33,7 +33,10 @@ import {
   IDEMPOTENCY_TABLE_VARIABLE,
   PAYLOAD_BUCKET_VARIABLE,
   resolveTopology,
+  SQS_DEFAULT_RETENTION_DAYS,
   SQS_MAX_MESSAGE_BYTES,
+  SQS_MAX_RETENTION_DAYS,
+  SQS_MIN_MAX_MESSAGE_BYTES,
   SQS_RAISED_MAX_MESSAGE_BYTES,
   TopologyError,
   topicArnVariable,
@@ -164,10 +167,6 @@ export interface ConsumerGroupProps extends GroupSettings {
 }
 
 const LOCK_FILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock', 'bun.lockb'];
-/** SQS: the retention of a queue whose `MessageRetentionPeriod` is not set, in days. */
-const SQS_DEFAULT_RETENTION_DAYS = 4;
-/** SQS: the longest retention a queue can have, in days. */
-const SQS_MAX_RETENTION_DAYS = 14;
 
 /**
  * One consumer group: its queue and DLQ (SSE-SQS, TLS only, redrive after `maxReceiveCount`), a
@@ -231,7 +230,7 @@ export class ConsumerGroup extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.function = this.createFunction(props, group, raisedSize !== undefined);
+    this.function = this.createFunction(props, group);
     this.grant(props, group);
     this.oldestMessageAlarm = this.alarm(
       props,
@@ -314,11 +313,7 @@ export class ConsumerGroup extends Construct {
     );
   }
 
-  private createFunction(
-    props: ConsumerGroupProps,
-    group: Group,
-    raisedSize: boolean,
-  ): nodejs.NodejsFunction {
+  private createFunction(props: ConsumerGroupProps, group: Group): nodejs.NodejsFunction {
     const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
     const lockFiles = LOCK_FILES.map((f) => path.join(projectRoot, f)).filter((f) => existsSync(f));
     const environment: Record<string, string> = {
@@ -333,15 +328,12 @@ export class ConsumerGroup extends Construct {
     for (const [name, topic] of Object.entries(props.publishesTo ?? {}))
       environment[topicArnVariable(name)] = topic.topicArn;
     if (props.payloadBucket) environment[PAYLOAD_BUCKET_VARIABLE] = props.payloadBucket.bucketName;
-    // The dead-letter sender assumes 256 KiB unless told the DLQ's size (a deadLetterQueueProps size given as a
-    // token is not known here: the variable is left out, and the sender keeps to 256 KiB).
-    const dlqSize = this.deadLetterQueue.node.defaultChild as sqs.CfnQueue;
-    if (
-      raisedSize &&
-      typeof dlqSize.maximumMessageSize === 'number' &&
-      !Token.isUnresolved(dlqSize.maximumMessageSize)
-    )
-      environment[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE] = String(dlqSize.maximumMessageSize);
+    // The dead-letter sender assumes 256 KiB unless told the DLQ's size: it is told whenever the DLQ's size is set
+    // (raised by fanout, or given in deadLetterQueueProps; a size given as a token is not known here: the variable
+    // is left out, and the sender keeps to 256 KiB).
+    const dlqSize = (this.deadLetterQueue.node.defaultChild as sqs.CfnQueue).maximumMessageSize;
+    if (typeof dlqSize === 'number' && !Token.isUnresolved(dlqSize))
+      environment[DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE] = String(dlqSize);
 
     const {
       environment: extraEnvironment,
@@ -534,10 +526,10 @@ function subscriptionIds(topics: readonly sns.ITopic[]): string[] {
  */
 function raisedMessageSize(name: string, given: number | undefined): number | undefined {
   const bytes = given ?? SQS_MAX_MESSAGE_BYTES;
-  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > SQS_RAISED_MAX_MESSAGE_BYTES)
+  if (!Number.isInteger(bytes) || bytes < SQS_MIN_MAX_MESSAGE_BYTES || bytes > SQS_RAISED_MAX_MESSAGE_BYTES)
     throw new ConfigError(
       `ConsumerGroup '${name}'.maxMessageSizeBytes`,
-      `must be a whole number from 1024 to ${SQS_RAISED_MAX_MESSAGE_BYTES} (given ${given})`,
+      `must be a whole number from ${SQS_MIN_MAX_MESSAGE_BYTES} to ${SQS_RAISED_MAX_MESSAGE_BYTES} (given ${given})`,
       "Pass the largest MaximumMessageSize of the group's topics, or leave it out for 262144; larger payloads need the topic's largePayloads",
     );
   return bytes > SQS_MAX_MESSAGE_BYTES ? SQS_RAISED_MAX_MESSAGE_BYTES : undefined;

@@ -143,6 +143,8 @@ export class FanoutTopology extends Construct {
     if (large.size > 0) {
       // Its expiry rule comes once the groups exist: it depends on their queues' retention as deployed.
       payloadBucket = new PayloadBucket(this, 'PayloadBucket', {
+        // Added below, once the readers' queues (and their retention as deployed) exist.
+        expirationDays: false,
         removalPolicy,
         accessLogsBucket: props.payloadAccessLogsBucket,
         bucketProps: props.payloadBucketProps,
@@ -167,7 +169,11 @@ export class FanoutTopology extends Construct {
         ...settings
       } = group;
       const overrides = props.groupProps?.[name] ?? {};
-      checkOverrides(`FanoutTopology.groupProps['${name}']`, group, overrides);
+      // The queues must take the largest message any of the group's topics delivers.
+      const maxMessageSizeBytes = Math.max(
+        ...subscribe.map((t) => topicSizes.get(t) ?? SNS_DEFAULT_MAX_MESSAGE_BYTES),
+      );
+      checkOverrides(`FanoutTopology.groupProps['${name}']`, group, { ...overrides, maxMessageSizeBytes });
       groups.set(
         name,
         new ConsumerGroup(this, `Group-${name}`, {
@@ -179,10 +185,7 @@ export class FanoutTopology extends Construct {
           topics: subscribe.map((t) => topics.get(t) as sns.ITopic),
           entry: handler,
           projectRoot,
-          // The queues must take the largest message any of the group's topics delivers.
-          maxMessageSizeBytes: Math.max(
-            ...subscribe.map((t) => topicSizes.get(t) ?? SNS_DEFAULT_MAX_MESSAGE_BYTES),
-          ),
+          maxMessageSizeBytes,
           idempotencyTable: this.idempotencyTable,
           publishesTo: Object.fromEntries(publishes.map((t) => [t, topics.get(t) as sns.ITopic])),
           alarmTopic: props.alarmTopic,

@@ -1,9 +1,12 @@
 import { type Duration, aws_sqs as sqs, Token } from 'aws-cdk-lib';
-import { ConfigError, type Group } from '../../lib/index.ts';
+import { ConfigError, type Group, SNS_DEFAULT_MAX_MESSAGE_BYTES } from '../../lib/index.ts';
 import type { ConsumerGroupProps } from './consumer-group.ts';
 
 /** The override props of a group that {@link checkOverrides} reads. */
-export type OverrideProps = Pick<ConsumerGroupProps, 'queueProps' | 'functionProps' | 'eventSourceProps'>;
+export type OverrideProps = Pick<
+  ConsumerGroupProps,
+  'queueProps' | 'deadLetterQueueProps' | 'functionProps' | 'eventSourceProps' | 'maxMessageSizeBytes'
+>;
 
 /** Environment names fanout owns: its env-var contract (`lib/environment.ts`). */
 const FANOUT_VARIABLE = /^FANOUT_/;
@@ -46,6 +49,7 @@ export const LAMBDA_RESERVED_VARIABLES: readonly string[] = [
  */
 export function checkOverrides(where: string, group: Group, props: OverrideProps): void {
   const { queueProps, functionProps, eventSourceProps } = props;
+  checkQueueSizes(where, props);
   if (
     eventSourceProps &&
     'reportBatchItemFailures' in eventSourceProps &&
@@ -101,4 +105,22 @@ function seconds(duration: Duration | undefined): number | undefined {
   if (!duration || duration.isUnresolved()) return undefined;
   const value = duration.toSeconds();
   return Token.isUnresolved(value) ? undefined : value;
+}
+
+/**
+ * Rejects a queue or DLQ size below the largest message the group's topics deliver: SNS could not deliver the
+ * larger messages to the queue (and a subscription has no DLQ of its own), and a poison copy of one could not be
+ * dead-lettered at once.
+ */
+function checkQueueSizes(where: string, props: OverrideProps): void {
+  const delivered = props.maxMessageSizeBytes ?? SNS_DEFAULT_MAX_MESSAGE_BYTES;
+  for (const prop of ['queueProps', 'deadLetterQueueProps'] as const) {
+    const size = props[prop]?.maxMessageSizeBytes;
+    if (size === undefined || Token.isUnresolved(size) || size >= delivered) continue;
+    throw new ConfigError(
+      `${where}.${prop}.maxMessageSizeBytes`,
+      `is smaller than the largest message the group's topics deliver (given ${size} < ${delivered}): ${prop === 'queueProps' ? 'SNS could not deliver the larger messages to the queue' : 'a poison copy of a larger message could not be dead-lettered'}`,
+      `Leave it out, or set it to at least ${delivered}`,
+    );
+  }
 }

@@ -6,11 +6,11 @@ export interface PayloadBucketProps {
   /**
    * Days after which S3 deletes a payload. Set it longer than a message can wait for its consumer: the
    * longest queue retention plus DLQ retention of the groups that read the bucket (FanoutTopology adds a day).
-   * Leave it out to add the rule later with `bucket.addLifecycleRule` (FanoutTopology does, once its groups,
-   * and so their queues' retention, exist).
-   * @default no expiry rule: objects are kept until deleted
+   * `false` adds no expiry rule here: add one yourself with `bucket.addLifecycleRule` (FanoutTopology does,
+   * once its groups, and so their queues' retention, exist), or keep the objects until you delete them.
+   * Required, so that a bucket whose payloads never expire is a choice written down, not an omission.
    */
-  readonly expirationDays?: number;
+  readonly expirationDays: number | false;
   /**
    * What happens to the bucket (and the access-log bucket fanout creates) when it leaves the stack. DESTROY
    * fails while the bucket holds objects.
@@ -24,7 +24,7 @@ export interface PayloadBucketProps {
   readonly accessLogsBucket?: s3.IBucket | false;
   /**
    * Props merged over fanout's for the payload bucket (e.g. `encryptionKey`, `bucketName`).
-   * @default none: SSE-S3, TLS only, public access blocked, objects deleted after `expirationDays`
+   * @default none: SSE-S3, TLS only, public access blocked, objects deleted after `expirationDays` (unless `false`)
    */
   readonly bucketProps?: Partial<s3.BucketProps>;
 }
@@ -63,9 +63,7 @@ export class PayloadBucket extends Construct {
     this.bucket = new s3.Bucket(this, 'Payloads', {
       ...secure,
       lifecycleRules:
-        props.expirationDays === undefined
-          ? undefined
-          : [{ expiration: Duration.days(props.expirationDays) }],
+        props.expirationDays === false ? undefined : [{ expiration: Duration.days(props.expirationDays) }],
       serverAccessLogsBucket: logs || undefined,
       ...props.bucketProps,
     });

@@ -2,7 +2,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { SQSRecord } from 'aws-lambda';
-import { SQS_MAX_MESSAGE_BYTES, SQS_RAISED_MAX_MESSAGE_BYTES } from '../aws-limits.ts';
+import {
+  SQS_MAX_MESSAGE_BYTES,
+  SQS_MIN_MAX_MESSAGE_BYTES,
+  SQS_RAISED_MAX_MESSAGE_BYTES,
+} from '../aws-limits.ts';
 import type { BackoffOptions } from '../backoff.ts';
 import type { Envelope } from '../envelope.ts';
 import { DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE } from '../environment.ts';
@@ -200,7 +204,9 @@ function deadLetterMaxMessageBytes(option: number | undefined): number {
       : fromEnvironment
         ? [DEAD_LETTER_MAX_MESSAGE_BYTES_VARIABLE, Number(fromEnvironment)]
         : ['deadLetterMaxMessageBytes', SQS_MAX_MESSAGE_BYTES];
-  if (!(Number.isInteger(value) && value >= 1024 && value <= SQS_RAISED_MAX_MESSAGE_BYTES)) {
+  if (
+    !(Number.isInteger(value) && value >= SQS_MIN_MAX_MESSAGE_BYTES && value <= SQS_RAISED_MAX_MESSAGE_BYTES)
+  ) {
     throw new ConfigError(
       field,
       `must be a whole number of bytes from 1,024 to ${SQS_RAISED_MAX_MESSAGE_BYTES.toLocaleString('en-US')} (given ${option ?? fromEnvironment})`,

@@ -241,8 +241,9 @@ describe('FanoutTopology in a user stack', () => {
     // Derived from the runtime's source: a new call without a grant, or a grant nobody calls, fails here.
     const lib = path.join(projectRoot, 'lib');
     const sources = readdirSync(lib, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    // Any DynamoDB client package (client-dynamodb, lib-dynamodb's document client, util-dynamodb…).
     const users = sources.filter((f) =>
-      readFileSync(path.join(lib, f), 'utf8').includes('@aws-sdk/client-dynamodb'),
+      /@aws-sdk\/[\w-]*dynamodb/.test(readFileSync(path.join(lib, f), 'utf8')),
     );
     expect(users).toEqual(['idempotency-store.ts']);
     const store = readFileSync(path.join(lib, 'idempotency-store.ts'), 'utf8');
@@ -513,6 +514,32 @@ describe('queues of topics raised above 256 KiB', () => {
     );
     expect(queue(t, 'FanoutGroupauditDeadLetterQueue').MaximumMessageSize).toBe(600_000);
     expect(t.envOf('Groupaudit').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('600000');
+  });
+
+  it('refuses a queue or DLQ size below what the group’s topics deliver (SNS could not deliver, poison could not be dead-lettered)', () => {
+    expect(() =>
+      synth(topologyIn({ groupProps: { audit: { queueProps: { maxMessageSizeBytes: 262_144 } } } }, raised)),
+    ).toThrow(
+      "FanoutTopology.groupProps['audit'].queueProps.maxMessageSizeBytes: is smaller than the largest message the group's topics deliver (given 262144 < 524288): SNS could not deliver the larger messages to the queue. Leave it out, or set it to at least 524288",
+    );
+    expect(() =>
+      synth(
+        topologyIn({ groupProps: { billing: { deadLetterQueueProps: { maxMessageSizeBytes: 65_536 } } } }),
+      ),
+    ).toThrow(
+      "FanoutTopology.groupProps['billing'].deadLetterQueueProps.maxMessageSizeBytes: is smaller than the largest message the group's topics deliver (given 65536 < 262144): a poison copy of a larger message could not be dead-lettered. Leave it out, or set it to at least 262144",
+    );
+  });
+
+  it('tells the function of a default-size group the DLQ’s size when deadLetterQueueProps raises it', () => {
+    const t = synth(
+      topologyIn(
+        { groupProps: { billing: { deadLetterQueueProps: { maxMessageSizeBytes: 1_048_576 } } } },
+        raised,
+      ),
+    );
+    expect(queue(t, 'FanoutGroupbillingDeadLetterQueue').MaximumMessageSize).toBe(1_048_576);
+    expect(t.envOf('Groupbilling').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('1048576');
   });
 
   it('takes maxMessageSizeBytes on a ConsumerGroup alone: raised above 262,144, refused outside 1024..1,048,576', () => {

@@ -126,6 +126,31 @@ describe.skipIf(target !== 'embedded')(
       });
     });
 
+    it('a setup that returns a variable the stack sets itself is one line naming it; nothing is left set', async () => {
+      const before = stackVariables();
+      const hijack = startLocalStack({
+        topology,
+        projectRoot: project,
+        setup: async () => ({ AWS_ENDPOINT_URL_SQS: 'http://nowhere:1' }),
+      });
+      await expect(hijack).rejects.toThrow(
+        /^setup: returned AWS_ENDPOINT_URL_SQS, which the local stack sets itself \(given "http:\/\/nowhere:1"\)\. Return variables of your own names for your own resources$/,
+      );
+      expect(stackVariables()).toEqual(before);
+    }, 60_000);
+
+    it('takes the working directory as projectRoot when none is given', async () => {
+      const cwd = process.cwd();
+      process.chdir(project);
+      try {
+        const stack = await startLocalStack({ topology });
+        expect(stack.runners.has('mailer')).toBe(true);
+        await stack.stop();
+      } finally {
+        process.chdir(cwd);
+      }
+    }, 60_000);
+
     it('after stop(), a stack starts again; one that fails to start restores the environment and lets the next start', async () => {
       const before = stackVariables();
       const failing = startLocalStack({
