@@ -505,17 +505,6 @@ describe('queues of topics raised above 256 KiB', () => {
     expect(json).not.toContain('FANOUT_DLQ_MAX_MESSAGE_BYTES');
   });
 
-  it('tells the function the DLQ’s own size when deadLetterQueueProps sets it', () => {
-    const t = synth(
-      topologyIn(
-        { groupProps: { audit: { deadLetterQueueProps: { maxMessageSizeBytes: 600_000 } } } },
-        raised,
-      ),
-    );
-    expect(queue(t, 'FanoutGroupauditDeadLetterQueue').MaximumMessageSize).toBe(600_000);
-    expect(t.envOf('Groupaudit').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('600000');
-  });
-
   it('refuses a queue or DLQ size below what the group’s topics deliver (SNS could not deliver, poison could not be dead-lettered)', () => {
     expect(() =>
       synth(topologyIn({ groupProps: { audit: { queueProps: { maxMessageSizeBytes: 262_144 } } } }, raised)),
@@ -531,16 +520,22 @@ describe('queues of topics raised above 256 KiB', () => {
     );
   });
 
-  it('tells the function of a default-size group the DLQ’s size when deadLetterQueueProps raises it', () => {
-    const t = synth(
-      topologyIn(
-        { groupProps: { billing: { deadLetterQueueProps: { maxMessageSizeBytes: 1_048_576 } } } },
-        raised,
-      ),
-    );
-    expect(queue(t, 'FanoutGroupbillingDeadLetterQueue').MaximumMessageSize).toBe(1_048_576);
-    expect(t.envOf('Groupbilling').FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe('1048576');
-  });
+  it.each([
+    ['audit', 'a raised group', 600_000],
+    ['billing', 'a default-size group', 1_048_576],
+  ])(
+    "tells the function of %s (%s) the DLQ's own size when deadLetterQueueProps sets it",
+    (group, _kind, size) => {
+      const t = synth(
+        topologyIn(
+          { groupProps: { [group]: { deadLetterQueueProps: { maxMessageSizeBytes: size } } } },
+          raised,
+        ),
+      );
+      expect(queue(t, `FanoutGroup${group}DeadLetterQueue`).MaximumMessageSize).toBe(size);
+      expect(t.envOf(`Group${group}`).FANOUT_DLQ_MAX_MESSAGE_BYTES).toBe(String(size));
+    },
+  );
 
   it('takes maxMessageSizeBytes on a ConsumerGroup alone: raised above 262,144, refused outside 1024..1,048,576', () => {
     const build = (maxMessageSizeBytes: number | undefined) => {

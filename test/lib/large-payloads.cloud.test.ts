@@ -205,43 +205,31 @@ describe('large payloads through S3 (extended-client pointers)', () => {
     expect(seen).toEqual([JSON.parse(payload)]);
   });
 
-  it('a pointer sent straight to a queue by an older Java SQS extended client (legacy class and attribute) is read', async () => {
-    const payload = JSON.stringify({ legacy: true });
-    const key = randomUUID();
-    await (await createS3Client()).send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
-    const { queue } = provisionedGroup(stack, 'inline');
-    await sendRaw(
-      queue,
-      JSON.stringify(['com.amazon.sqs.javamessaging.MessageS3Pointer', { s3BucketName: bucket, s3Key: key }]),
-      {
-        MessageAttributes: {
-          type: { DataType: 'String', StringValue: 'Legacy' },
-          SQSLargePayloadSize: { DataType: 'Number', StringValue: String(payload.length) },
-        },
-      },
-    );
-    const { handler, seen } = await groupConsumer('inline');
-    const { response } = await deliver('inline', handler);
-    expect(response.batchItemFailures).toEqual([]);
-    expect(seen).toEqual([{ legacy: true }]);
-  });
-
-  it('a pointer sent straight to a queue by the Java SQS extended client with its defaults (current class name, legacy SQSLargePayloadSize attribute) is read', async () => {
+  it.each([
     // ExtendedClientConfiguration's useLegacyReservedAttributeName is true unless set otherwise.
-    const payload = JSON.stringify({ javaDefaults: true });
+    [
+      'the Java SQS extended client with its defaults (current class name, legacy SQSLargePayloadSize attribute)',
+      POINTER_CLASS,
+    ],
+    [
+      'an older Java SQS extended client (legacy class and attribute)',
+      'com.amazon.sqs.javamessaging.MessageS3Pointer',
+    ],
+  ])('a pointer sent straight to a queue by %s is read', async (_client, pointerClass) => {
+    const payload = JSON.stringify({ pointerClass });
     const key = randomUUID();
     await (await createS3Client()).send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: payload }));
     const { queue } = provisionedGroup(stack, 'inline');
-    await sendRaw(queue, JSON.stringify([POINTER_CLASS, { s3BucketName: bucket, s3Key: key }]), {
+    await sendRaw(queue, JSON.stringify([pointerClass, { s3BucketName: bucket, s3Key: key }]), {
       MessageAttributes: {
-        type: { DataType: 'String', StringValue: 'JavaDefaults' },
+        type: { DataType: 'String', StringValue: 'Legacy' },
         SQSLargePayloadSize: { DataType: 'Number', StringValue: String(payload.length) },
       },
     });
     const { handler, seen } = await groupConsumer('inline');
     const { response } = await deliver('inline', handler);
     expect(response.batchItemFailures).toEqual([]);
-    expect(seen).toEqual([{ javaDefaults: true }]);
+    expect(seen).toEqual([{ pointerClass }]);
   });
 
   it('a pointer whose object is missing is dead-lettered as payload-missing with bucket and key; the DLQ copy keeps the pointer', async () => {
