@@ -141,7 +141,6 @@ export class FanoutTopology extends Construct {
     const large = new Set(topology.topics.filter((t) => t.largePayloads).map((t) => t.name));
     let payloadBucket: s3.Bucket | undefined;
     if (large.size > 0) {
-      // Its expiry rule comes once the groups exist: it depends on their queues' retention as deployed.
       payloadBucket = new PayloadBucket(this, 'PayloadBucket', {
         // Added below, once the readers' queues (and their retention as deployed) exist.
         expirationDays: false,
