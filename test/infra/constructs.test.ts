@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AlarmTopic,
   ConsumerGroup,
+  type ConsumerGroupProps,
   FanoutTopology,
   type FanoutTopologyProps,
   type GroupOverrides,
@@ -39,6 +40,18 @@ type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPol
 function userStack(): { app: App; stack: Stack } {
   const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
   return { app, stack: new Stack(app, 'UserStack') };
+}
+
+/** A ConsumerGroup on its own ('mailer', on a topic 'Orders', an imported table), with `extra` props. */
+function standaloneGroup(stack: Stack, extra: Partial<ConsumerGroupProps> = {}): ConsumerGroup {
+  return new ConsumerGroup(stack, 'Fanout', {
+    name: 'mailer',
+    topics: [new sns.Topic(stack, 'Orders')],
+    entry: HANDLER,
+    projectRoot,
+    idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
+    ...extra,
+  });
 }
 
 /** The template of `build` run in a fresh user stack, with helpers to find things in it. */
@@ -540,14 +553,7 @@ describe('queues of topics raised above 256 KiB', () => {
   it('takes maxMessageSizeBytes on a ConsumerGroup alone: raised above 262,144, refused outside 1024..1,048,576', () => {
     const build = (maxMessageSizeBytes: number | undefined) => {
       const { stack } = userStack();
-      new ConsumerGroup(stack, 'Fanout', {
-        name: 'mailer',
-        topics: [new sns.Topic(stack, 'Orders')],
-        entry: HANDLER,
-        projectRoot,
-        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
-        maxMessageSizeBytes,
-      });
+      standaloneGroup(stack, { maxMessageSizeBytes });
       const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
       const queues = Object.values(resources).filter((r) => r.Type === 'AWS::SQS::Queue');
       return queues.map((q) => q.Properties.MaximumMessageSize);
@@ -851,14 +857,7 @@ describe('queues under a customer managed KMS key', () => {
 
   it('adds the statement to the key CDK makes for encryption: KMS, on a ConsumerGroup alone', () => {
     const t = synth((stack) => {
-      new ConsumerGroup(stack, 'Fanout', {
-        name: 'mailer',
-        topics: [new sns.Topic(stack, 'Orders')],
-        entry: HANDLER,
-        projectRoot,
-        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
-        queueProps: { encryption: sqs.QueueEncryption.KMS },
-      });
+      standaloneGroup(stack, { queueProps: { encryption: sqs.QueueEncryption.KMS } });
     });
     expect(forSns(keyStatements(t, 'FanoutQueueKey'))).toEqual([
       expect.objectContaining({
@@ -1027,13 +1026,7 @@ describe('dead-letter queues and removalPolicy', () => {
 
   it('retains a ConsumerGroup’s DLQ by default', () => {
     const t = synth((stack) => {
-      new ConsumerGroup(stack, 'Fanout', {
-        name: 'mailer',
-        topics: [new sns.Topic(stack, 'Orders')],
-        entry: HANDLER,
-        projectRoot,
-        idempotencyTable: dynamodb.Table.fromTableName(stack, 'Keys', 'keys'),
-      });
+      standaloneGroup(stack);
     });
     expect(policies(t)).toEqual({ FanoutDeadLetterQueue: 'Retain', FanoutQueue: 'Delete' });
   });
