@@ -5,7 +5,14 @@
  * on a standard queue one lane per record. Up to `concurrency` lanes run at once; a lane runs its
  * records one after another and, once one fails, skips the rest of the lane so that order inside a
  * message group is never broken. A record is started only while `canStart()` says there is time.
+ *
+ * Lanes start one per turn of the event loop, not all in one tick. An AWS SDK call is a chain of
+ * async middleware (serialise, sign, send): ten calls begun in the same tick interleave their steps,
+ * and none is written to its socket until all ten are nearly built. Started a turn apart, the first
+ * record's claim is on the wire while the next is being built, so the service (or the emulator on
+ * the other core) works on it meanwhile. Measured in `npm run bench` (records/s rows).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** What happened to a record the scheduler was given. */
 export type ScheduledOutcome<R> =
@@ -86,6 +93,11 @@ export async function runScheduled<T, R>(
     }
   };
   const workers = Math.max(1, Math.min(options.concurrency, lanes.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+  const running: Promise<void>[] = [];
+  for (let n = 0; n < workers; n++) {
+    if (n > 0) await nextTurn();
+    running.push(worker());
+  }
+  await Promise.all(running);
   return outcomes;
 }

@@ -67,6 +67,28 @@ describe('runScheduled', () => {
     expect(peak).toBe(4);
   });
 
+  it('starts lanes a turn of the event loop apart, so the first call of a lane is sent before the next lane starts', async () => {
+    const events: string[] = [];
+    // Stands for an AWS SDK call: a chain of awaited steps, then the write to the socket.
+    const sdkCall = async (id: string) => {
+      for (let step = 0; step < 20; step++) await Promise.resolve();
+      events.push(`sent ${id}`);
+    };
+    const items: Item[] = Array.from({ length: 3 }, (_, n) => ({ id: String(n) }));
+    await runScheduled(items, {
+      laneOf: () => undefined,
+      concurrency: 10,
+      canStart: () => true,
+      run: async (i) => {
+        events.push(`start ${i.id}`);
+        await sdkCall(i.id);
+        return 'ok';
+      },
+      failed: () => false,
+    });
+    expect(events).toEqual(['start 0', 'sent 0', 'start 1', 'sent 1', 'start 2', 'sent 2']);
+  });
+
   it('does not start items once canStart says no, and keeps lane order after that', async () => {
     let budget = 2;
     const items: Item[] = [
