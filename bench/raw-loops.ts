@@ -2,6 +2,7 @@
  * The hand-written baselines: exactly the AWS requests a job needs and nothing else (no validation, no
  * retries, no Lambda-shaped records), at the same concurrency as the fanout code they are compared with.
  */
+import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
 import {
@@ -18,9 +19,17 @@ export const PUBLISH_CONCURRENCY = 4;
 
 /**
  * Publishes `count` OrderPlaced events as Publisher does (the same envelope body, the same `type`
- * message attribute, 10 per PublishBatch call, {@link PUBLISH_CONCURRENCY} calls at once).
+ * message attribute, 10 per PublishBatch call, {@link PUBLISH_CONCURRENCY} calls at once). With
+ * `traceparent` (as Publisher's default `tracing: true`), each message also carries a W3C
+ * `traceparent` attribute of a new trace, as a hand-written producer propagating traces would send:
+ * the same bytes Publisher sends (it also keeps a span per message, which is its own cost).
  */
-export async function rawPublish(sns: SNSClient, topicArn: string, count: number): Promise<void> {
+export async function rawPublish(
+  sns: SNSClient,
+  topicArn: string,
+  count: number,
+  options: { readonly traceparent: boolean },
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < count) {
@@ -32,13 +41,23 @@ export async function rawPublish(sns: SNSClient, topicArn: string, count: number
         entries.push({
           Id: String(n - first),
           Message: JSON.stringify(envelope),
-          MessageAttributes: { type: { DataType: 'String', StringValue: envelope.type } },
+          MessageAttributes: {
+            type: { DataType: 'String', StringValue: envelope.type },
+            ...(options.traceparent
+              ? { traceparent: { DataType: 'String', StringValue: newTraceparent() } }
+              : {}),
+          },
         });
       }
       await sns.send(new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }));
     }
   };
   await Promise.all(Array.from({ length: PUBLISH_CONCURRENCY }, worker));
+}
+
+/** A W3C `traceparent` of a new sampled trace: version, 16-byte trace id, 8-byte span id, flags. */
+function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }
 
 /** A payload hash as long as fanout's (SHA-256, base64url), computed once: hashing is not a request. */

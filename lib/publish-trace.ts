@@ -61,7 +61,10 @@ export function startPublishTrace(topicArn: string, envelope: Envelope, room: nu
   return {
     attributes,
     traceId: span.spanContext().traceId,
-    xrayHeader: toXRayHeader(trace.setSpan(ROOT_CONTEXT, span)),
+    // Built only for a call whose messages share one trace (see withXRayHeader).
+    get xrayHeader() {
+      return toXRayHeader(trace.setSpan(ROOT_CONTEXT, span));
+    },
     end(error) {
       if (error !== undefined) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });

@@ -156,7 +156,7 @@ export async function endToEnd(ctx: BenchContext): Promise<Comparison[]> {
         },
         stop.signal,
       );
-      await rawPublish(side.sns, topicArn, messages);
+      await rawPublish(side.sns, topicArn, messages, { traceparent: true });
       await until(() => deleted, deliveries);
       const elapsed = performance.now() - started;
       stop.abort();
