@@ -5,6 +5,8 @@
  * consumer keeps idempotency keys `--ttl-seconds` (default 30) so that, within the run, items expire and
  * the local cloud's TTL sweeper (every `--sweep-seconds`, default 10) has something to remove: with it the
  * emulators' memory stays bounded; without it (`--sweep-seconds=0`) dynalite keeps every item.
+ * The emulators run in a child process by default here (`--isolation process`), so that the runner's
+ * and the emulators' RSS are each their own process's; `--isolation worker` is `npm start`'s layout.
  */
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -193,7 +195,7 @@ export async function scaleCommand(args: readonly string[], root: string): Promi
   }
   const options = {
     deliveries: number('scale', 100_000),
-    isolation,
+    isolation: isolation ?? 'process',
     ttlSeconds: number('ttl-seconds', 30),
     sweepSeconds: number('sweep-seconds', 10),
   };

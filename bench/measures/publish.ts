@@ -14,7 +14,7 @@ import { countRequests } from '../request-counter.ts';
 
 export async function publish(ctx: BenchContext): Promise<Comparison[]> {
   const topicArn = await ensureTopic(new SNSClient({}), `bench-pub-${randomUUID().slice(0, 8)}`);
-  const messages = ctx.quick ? 1000 : 4000;
+  const messages = ctx.quick ? 1000 : 10_000;
   const traced = await publishPair(ctx, topicArn, messages, true);
   const untraced = await publishPair(ctx, topicArn, messages, false);
   return [

@@ -44,4 +44,14 @@ it('deletes the expired item and keeps the live one and the one without a TTL', 
   await waitFor(async () => !(await exists('expired')), { what: 'the expired item to be swept' });
   expect(await exists('live')).toBe(true);
   expect(await exists('no-ttl')).toBe(true);
+
+  // Deletes go out several at a time: a page of many expired items, live ones among them.
+  const many = Array.from({ length: 30 }, (_, n) => `expired-${n}`);
+  await Promise.all(many.map((pk) => put(pk, now - 10)));
+  await Promise.all(['live-a', 'live-b'].map((pk) => put(pk, now + 3600)));
+  await waitFor(async () => !(await Promise.all(many.map(exists))).some(Boolean), {
+    what: 'all 30 expired items to be swept',
+  });
+  expect(await exists('live-a')).toBe(true);
+  expect(await exists('live-b')).toBe(true);
 });
