@@ -22,6 +22,15 @@ import { TimeBudget } from './time-budget.ts';
 /** The lease of a claim made with no invocation deadline (renewed while its handler runs). */
 export const UNBOUNDED_LEASE_MS = 60_000;
 
+/**
+ * Invocations of any consumer under way in this process. On Lambda one at a time (an execution
+ * environment takes one invocation at a time), and a batch then starts its lanes apart; several when
+ * the local event source runner or a test invokes handlers concurrently in one process, where they
+ * already keep the event loop and the emulator busy and starting lanes apart only slows each down
+ * (measured: `npm run bench`, records/s and end-to-end rows, docs/BENCHMARKS.md).
+ */
+let invocationsInProcess = 0;
+
 /** A Lambda SQS handler answering with a partial batch response. */
 export type BatchHandler = (
   event: SQSEvent,
@@ -73,6 +82,7 @@ export function consumer<T = unknown, D = Record<string, unknown>>(
     const group = options.group ?? process.env[GROUP_VARIABLE] ?? groupFromArn(records[0].eventSourceARN);
     const remainingMs = remainingTimeOf(context);
     const budget = new TimeBudget(remainingMs, config);
+    invocationsInProcess++;
     try {
       return await handleBatch(records, {
         group,
@@ -84,6 +94,7 @@ export function consumer<T = unknown, D = Record<string, unknown>>(
         ...groupParts(group),
       });
     } finally {
+      invocationsInProcess--;
       budget.dispose();
     }
   };
@@ -126,6 +137,7 @@ async function handleBatch(records: SQSRecord[], batch: BatchContext): Promise<S
   const run = runStage(items, {
     group,
     concurrency: config.concurrency,
+    startLanesApart: invocationsInProcess === 1,
     budget,
     store: config.store,
     leaseMs: () => config.leaseMs ?? (budget.bounded ? budget.msUntil(budget.deadline) : UNBOUNDED_LEASE_MS),

@@ -29,6 +29,8 @@ export interface RunContext {
   readonly resolveOffloaded: (item: Extract<BatchItem, { kind: 'offloaded' }>) => Promise<BatchItem>;
   /** Resolves when the consumer stops waiting for handlers: a span still open then ends as abandoned. */
   readonly handlersDone: Promise<void>;
+  /** Whether lanes start apart (see batch-scheduler): when this invocation has the process to itself. */
+  readonly startLanesApart: boolean;
 }
 
 /** The run stage's live view: outcomes so far, and what is still to finish. */
@@ -87,6 +89,7 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
   const finished = runScheduled(items, {
     laneOf: (item) => item.lane,
     concurrency: context.concurrency,
+    startApart: context.startLanesApart,
     canStart: () => context.budget.canStart(),
     run: runItem,
     failed: (outcome) => !isAcked(outcome),

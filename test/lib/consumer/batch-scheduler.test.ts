@@ -67,26 +67,33 @@ describe('runScheduled', () => {
     expect(peak).toBe(4);
   });
 
-  it('starts lanes a turn of the event loop apart, so the first call of a lane is sent before the next lane starts', async () => {
-    const events: string[] = [];
-    // Stands for an AWS SDK call: a chain of awaited steps, then the write to the socket.
-    const sdkCall = async (id: string) => {
-      for (let step = 0; step < 20; step++) await Promise.resolve();
-      events.push(`sent ${id}`);
+  it('with startApart, starts a lane once the call of the one before is sent; without, all at once', async () => {
+    const order = async (startApart: boolean) => {
+      const events: string[] = [];
+      // Stands for an AWS SDK call: a chain of awaited steps, then the write to the socket.
+      const sdkCall = async (id: string) => {
+        for (let step = 0; step < 20; step++) await Promise.resolve();
+        events.push(`sent ${id}`);
+      };
+      await runScheduled(
+        Array.from({ length: 3 }, (_, n): Item => ({ id: String(n) })),
+        {
+          laneOf: () => undefined,
+          concurrency: 10,
+          canStart: () => true,
+          startApart,
+          run: async (i) => {
+            events.push(`start ${i.id}`);
+            await sdkCall(i.id);
+            return 'ok';
+          },
+          failed: () => false,
+        },
+      );
+      return events;
     };
-    const items: Item[] = Array.from({ length: 3 }, (_, n) => ({ id: String(n) }));
-    await runScheduled(items, {
-      laneOf: () => undefined,
-      concurrency: 10,
-      canStart: () => true,
-      run: async (i) => {
-        events.push(`start ${i.id}`);
-        await sdkCall(i.id);
-        return 'ok';
-      },
-      failed: () => false,
-    });
-    expect(events).toEqual(['start 0', 'sent 0', 'start 1', 'sent 1', 'start 2', 'sent 2']);
+    expect(await order(true)).toEqual(['start 0', 'sent 0', 'start 1', 'sent 1', 'start 2', 'sent 2']);
+    expect(await order(false)).toEqual(['start 0', 'start 1', 'start 2', 'sent 0', 'sent 1', 'sent 2']);
   });
 
   it('does not start items once canStart says no, and keeps lane order after that', async () => {
