@@ -21,7 +21,7 @@ export async function recordsPerSecond(
   makeConsumer: typeof consumer = consumer,
 ): Promise<Comparison[]> {
   const rows: Comparison[] = [];
-  const batches = ctx.quick ? 10 : 40;
+  const batches = ctx.quick ? 10 : 100;
   for (const ms of HANDLER_MS) {
     ctx.log(`records/s with idempotency, ${ms} ms handler`);
     const db = new DynamoDBClient({});
