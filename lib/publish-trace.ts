@@ -96,8 +96,9 @@ interface MiddlewareCommand {
  */
 export function withXRayHeader<C>(command: C, entries: readonly { readonly trace?: PublishTrace }[]): C {
   const traceIds = new Set(entries.map((e) => e.trace?.traceId));
+  if (traceIds.size !== 1) return command;
   const header = entries[0]?.trace?.xrayHeader;
-  if (traceIds.size !== 1 || !header) return command;
+  if (!header) return command;
   (command as unknown as MiddlewareCommand).middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string> };

@@ -36,6 +36,8 @@ export interface ScheduleOptions<T, R> {
   readonly onOutcome?: (item: T, outcome: ScheduledOutcome<R>) => void;
   /** Start each lane after the previous lane's synchronous and promise work (see above). */
   readonly startApart?: boolean;
+  /** Called once the lanes that run first (up to `concurrency`) have all been started. */
+  readonly onStarted?: () => void;
 }
 
 /** Groups items into lanes, keeping batch order inside each lane and lanes in order of first appearance. */
@@ -99,14 +101,17 @@ export async function runScheduled<T, R>(
     if (n > 0 && options.startApart) await afterPendingPromiseWork();
     running.push(worker());
   }
+  options.onStarted?.();
   await Promise.all(running);
   return outcomes;
 }
 
 /**
- * Resolves once every promise continuation queued so far, and those they queue, has run: a
- * `process.nextTick` queued from a promise continuation runs only after the microtask queue is empty
- * (and after ticks queued before it, such as the one that gives an HTTP request its socket).
+ * Resolves once the promise continuations queued so far, and those they queue, have run, and the ticks
+ * queued meanwhile (a `process.nextTick` queued from a promise continuation runs only once the microtask
+ * queue is empty, after the ticks queued before it, such as the one that gives an HTTP request its
+ * socket). Work queued behind one of those ticks may still be pending: enough for an SDK call on a
+ * keep-alive socket, which is written by then; not a guarantee for any chain of ticks and promises.
  */
 async function afterPendingPromiseWork(): Promise<void> {
   await Promise.resolve();

@@ -57,6 +57,8 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
   const outcomes = new Map<BatchItem, RecordOutcome>();
   const effects = new Set<Promise<unknown>>();
   const leaderOutcomes = new Map<RunnableItem, Promise<RecordOutcome>>();
+  // Lanes may start apart: a follower looks for its leader once every first lane has started.
+  const lanesStarted = Promise.withResolvers<void>();
   const track = <T>(promise: Promise<T>): Promise<T> => {
     effects.add(promise);
     void promise.finally(() => effects.delete(promise));
@@ -70,7 +72,10 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     if (item.kind === 'unresolved')
       return { kind: 'failed', error: item.error, durationMs: 0, release: 'none' };
     if (item.kind === 'poison') return deadLetter(runners, item, item.reason, item.detail);
-    if (item.kind === 'follower') return follow(runners, item, leaderOutcomes.get(item.leader));
+    if (item.kind === 'follower') {
+      await lanesStarted.promise;
+      return follow(runners, item, leaderOutcomes.get(item.leader));
+    }
     const running = runRecord(runners, item);
     leaderOutcomes.set(item, running);
     return running;
@@ -90,6 +95,7 @@ export function runStage(items: readonly BatchItem[], context: RunContext): RunS
     laneOf: (item) => item.lane,
     concurrency: context.concurrency,
     startApart: context.startLanesApart,
+    onStarted: () => lanesStarted.resolve(),
     canStart: () => context.budget.canStart(),
     run: runItem,
     failed: (outcome) => !isAcked(outcome),
