@@ -22,6 +22,7 @@ import { createSqsClient, POISON_REASON_ATTRIBUTE } from '../../lib/index.ts';
 import { decodeRecord } from '../../lib/record-decoder.ts';
 import { type ProvisionedStack, provisionTopology } from '../../localstack/provisioning/provision.ts';
 import { provisionedGroup, queueDepth, receiveRecords } from '../helpers/cloud.ts';
+import { comparableAttributes } from '../helpers/message-attributes.ts';
 import { target } from '../helpers/targets.ts';
 
 // Every command end to end through the real entry point, against the run's embedded emulator.
@@ -384,21 +385,6 @@ describe('fanout dlq: a dead-letter copy round-trips exactly', () => {
     priority: { DataType: 'Number.int', StringValue: '7' },
   };
 
-  /** Attributes as comparable plain data: data type, string value, binary value in hex. */
-  const comparable = (attributes: Record<string, MessageAttributeValue> = {}) =>
-    Object.fromEntries(
-      Object.entries(attributes)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, v]) => [
-          name,
-          {
-            DataType: v.DataType,
-            StringValue: v.StringValue,
-            BinaryValue: v.BinaryValue ? Buffer.from(v.BinaryValue).toString('hex') : undefined,
-          },
-        ]),
-    );
-
   const purge = async () => {
     for (const queue of [queueOf(group), dlqOf(group)])
       await sqs.send(new PurgeQueueCommand({ QueueUrl: queue.url }));
@@ -468,7 +454,7 @@ describe('fanout dlq: a dead-letter copy round-trips exactly', () => {
     const back = await receiveRaw();
     expect(back).toHaveLength(1);
     expect(back[0].Body).toBe(body);
-    expect(comparable(back[0].MessageAttributes)).toEqual(comparable(SENT_ATTRIBUTES));
+    expect(comparableAttributes(back[0].MessageAttributes)).toEqual(comparableAttributes(SENT_ATTRIBUTES));
   });
 
   it('a plain-JSON body keeps its derived event id and type through the redrive', async () => {

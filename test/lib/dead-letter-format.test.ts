@@ -18,6 +18,7 @@ import {
   sqsMessageBytes,
 } from '../../lib/dead-letter-format.ts';
 import { decodeRecord } from '../../lib/record-decoder.ts';
+import { comparableAttributes } from '../helpers/message-attributes.ts';
 
 const LIMIT = 262_144;
 
@@ -53,20 +54,7 @@ function expectSameAttributes(
   actual: Record<string, MessageAttributeValue>,
   expected: Record<string, MessageAttributeValue>,
 ) {
-  const normal = (all: Record<string, MessageAttributeValue>) =>
-    Object.fromEntries(
-      Object.entries(all)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, v]) => [
-          name,
-          {
-            DataType: v.DataType,
-            StringValue: v.StringValue,
-            BinaryValue: v.BinaryValue ? Buffer.from(v.BinaryValue).toString('hex') : undefined,
-          },
-        ]),
-    );
-  expect(normal(actual)).toEqual(normal(expected));
+  expect(comparableAttributes(actual)).toEqual(comparableAttributes(expected));
 }
 
 /** The copy as ReceiveMessage on the DLQ returns it. */
