@@ -4,9 +4,9 @@
  * (Against the emulator with the real SDK: consumer-seams.cloud.test.ts.) The store here is a fake of
  * the store's contract, not of AWS: this tests the pipeline's ordering logic only.
  */
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { type ClaimResult, consumer, createEnvelope, IdempotencyStore } from '../../../lib/index.ts';
+import { type ClaimResult, consumer, IdempotencyStore } from '../../../lib/index.ts';
+import { envelope, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs-events.ts';
 
 /** Claims every key at once, in memory, with no I/O. */
 class InstantStore extends IdempotencyStore {
@@ -18,32 +18,16 @@ class InstantStore extends IdempotencyStore {
   }
 }
 
-const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:ledger.fifo';
-const record = (messageId: string, group: string, body: object): SQSRecord => ({
-  messageId,
-  receiptHandle: `handle-${messageId}`,
-  body: JSON.stringify(body),
-  attributes: {
-    ApproximateReceiveCount: '1',
-    MessageGroupId: group,
-    SentTimestamp: '0',
-    SenderId: 'test',
-    ApproximateFirstReceiveTimestamp: '0',
-  },
-  messageAttributes: {},
-  md5OfBody: '',
-  eventSource: 'aws:sqs',
-  eventSourceARN: QUEUE_ARN,
-  awsRegion: 'us-east-1',
-});
-
 describe('an in-batch duplicate in another message group, with claims that need no I/O', () => {
   // Lanes: g1 = [A, C], g2 = [B]; C has B's event id, so C follows B.
-  const first = createEnvelope({ type: 'LedgerEntry', data: { n: 0 } }, { source: 'test' });
-  const second = createEnvelope({ type: 'LedgerEntry', data: { n: 1 } }, { source: 'test' });
-  const batch = (): SQSEvent => ({
-    Records: [record('A', 'g1', first), record('B', 'g2', second), record('C', 'g1', second)],
-  });
+  const first = envelope('LedgerEntry', { n: 0 });
+  const second = envelope('LedgerEntry', { n: 1 });
+  const batch = () =>
+    sqsEvent([
+      sqsRecord(first, { messageId: 'A', groupId: 'g1' }),
+      sqsRecord(second, { messageId: 'B', groupId: 'g2' }),
+      sqsRecord(second, { messageId: 'C', groupId: 'g1' }),
+    ]);
   const handled: string[] = [];
   const handler = consumer({
     group: 'ledger',
@@ -53,17 +37,19 @@ describe('an in-batch duplicate in another message group, with claims that need 
     },
     metrics: false,
   });
-  const context = { getRemainingTimeInMillis: () => 10_000 };
 
   it('is acked as a duplicate of its leader when the invocation is alone in the process', async () => {
     handled.length = 0;
-    expect(await handler(batch(), context)).toEqual({ batchItemFailures: [] });
+    expect(await handler(batch(), lambdaContext(10_000))).toEqual({ batchItemFailures: [] });
     expect(handled.sort()).toEqual(['0', '1']);
   });
 
   it('is acked the same way when two invocations run at once', async () => {
     handled.length = 0;
-    const answers = await Promise.all([handler(batch(), context), handler(batch(), context)]);
+    const answers = await Promise.all([
+      handler(batch(), lambdaContext(10_000)),
+      handler(batch(), lambdaContext(10_000)),
+    ]);
     expect(answers).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
     expect(handled.sort()).toEqual(['0', '0', '1', '1']);
   });
