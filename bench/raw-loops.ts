@@ -2,7 +2,6 @@
  * The hand-written baselines: exactly the AWS requests a job needs and nothing else (no validation, no
  * retries, no Lambda-shaped records), at the same concurrency as the fanout code they are compared with.
  */
-import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
 import {
@@ -12,6 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createEnvelope, IdempotencyStore } from '../lib/index.ts';
+import { randomId } from '../lib/trace-context.ts';
 import { orderPlaced, SOURCE } from './fixtures.ts';
 
 /** PublishBatch calls in flight at once: Publisher's default on a standard topic. */
@@ -57,16 +57,12 @@ export async function rawPublish(
 
 /**
  * A W3C `traceparent` of a new sampled trace: version, 16-byte trace id, 8-byte span id, flags. The ids
- * come from a pool of random bytes drawn 4 KiB at a time, as Publisher draws its own (one `randomBytes`
- * call per id would cost the baseline microseconds per message that Publisher does not pay).
+ * come from the same pooled generator as Publisher's (one `randomBytes` call per id would cost the
+ * baseline microseconds per message that Publisher does not pay).
  */
 function newTraceparent(): string {
-  if (randomPool.offset + 24 > randomPool.bytes.length) randomPool = { bytes: randomBytes(4096), offset: 0 };
-  const { bytes, offset } = randomPool;
-  randomPool.offset += 24;
-  return `00-${bytes.toString('hex', offset, offset + 16)}-${bytes.toString('hex', offset + 16, offset + 24)}-01`;
+  return `00-${randomId(16)}-${randomId(8)}-01`;
 }
-let randomPool = { bytes: randomBytes(4096), offset: 0 };
 
 /** A payload hash as long as fanout's (SHA-256, base64url), computed once: hashing is not a request. */
 const FIXED_HASH = 'x'.repeat(43);

@@ -135,7 +135,8 @@ export function childSpanContext(parent: SpanContext | undefined): SpanContext {
 let pool = Buffer.alloc(0);
 let offset = 0;
 
-function randomId(bytes: number): string {
+/** A random id of `bytes` bytes in lowercase hex, never all zeros (W3C trace and span ids). */
+export function randomId(bytes: number): string {
   for (;;) {
     if (offset + bytes > pool.length) {
       pool = randomBytes(4096);
